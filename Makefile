@@ -1,0 +1,42 @@
+# afrrbox front door: every target creates .venv with the pinned dependencies on first use.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+MPY := $(BIN)/micropython
+BOARD ?= unix
+PORT ?=
+SCENARIO ?= hil/scenarios/default.toml
+OUT ?= out
+
+.PHONY: venv run test test-host test-mpy bench lint clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+## run: the main job, the default HIL scenario on the MicroPython Unix port
+run: venv
+	$(PY) -m hil run $(SCENARIO) --target unix --out $(OUT)/run
+
+## test: every test, CPython (pytest + hypothesis) and the Unix port
+test: test-host test-mpy
+
+test-host: venv
+	$(PY) -m pytest -q tests
+
+test-mpy: venv
+	$(MPY) tests/mp_runner.py
+
+## bench: speed and memory figures, one JSON object per line, also in out/bench.json
+bench: venv
+	$(PY) -m bench --out $(OUT)/bench.json
+
+lint: venv
+	$(BIN)/ruff check firmware host hil boards tests bench
+
+clean:
+	rm -rf $(VENV) $(OUT) build .pytest_cache .hypothesis
