@@ -1,0 +1,504 @@
+# The aFRR control step: measurements -> FRCE -> PI with anti-windup -> unit set-point in limits.
+#
+# Pure and integer-only: no float, no allocation in step(), identical on CPython, the Unix port
+# and 32-bit boards. Hardware and time come in from outside (main.py passes dt_ms and tod_ms).
+#
+# Units and signs, written once (README "Units and signs" repeats them):
+#   frequency  f_mhz    absolute, mHz (50 000 = nominal); df = f - 50 000
+#   power      *_kw     kW. Set-point p_set_kw: + = UPWARD aFRR (battery discharges, flexible
+#                       load reduces consumption); - = downward.
+#   ties       ties_kw  kW, export positive; dP = sum(ties) - sched_kw (scheduled net export)
+#   ACE/FRCE   ace_kw   dP + K[MW/Hz] * df[mHz]   (1 MW/Hz = 1 kW/mHz; SO GL Art. 143)
+#                       ACE > 0 = surplus -> downward aFRR (p_set < 0); ACE < 0 -> upward.
+#   PI         u = -(beta * e) - (1/Tr) * integral(e dt)   (TransiEnt SecondaryBalancingController)
+#   SoC        soc_x100 0.01 % of usable capacity (0..10 000)
+#   energy     kWs inside (exact, with ms remainders), Wh at the ISP edge
+#   time       tod_ms   time of day, UTC, ms (0..86 399 999); ISP = 15 min
+
+from afrr.compat import const
+from afrr.imath import clamp, mul_q15, muldiv
+
+MODE_OFF = const(0)
+MODE_LOCAL = const(1)
+MODE_REMOTE = const(2)
+
+# Flag bits in Outputs.flags (also published in the register map)
+F_FREQ_INVALID = const(0x0001)  # frequency outside 47 500..52 500 mHz or not an integer
+F_TIE_INVALID = const(0x0002)  # a tie flow or the schedule outside its range
+F_STALE = const(0x0004)  # measurement age above max_age_ms (or not an integer)
+F_SOC_INVALID = const(0x0008)  # battery SoC outside 0..10 000
+F_DT_INVALID = const(0x0010)  # step interval outside 1..60 000 ms
+F_TIME_INVALID = const(0x0020)  # tod_ms outside a day, or a jump: energy not accounted
+F_REMOTE_LOST = const(0x0040)  # remote mode: set-point not refreshed in time
+F_REMOTE_INVALID = const(0x0080)  # remote set-point not an integer in +-100 000 kW
+F_FAILSAFE = const(0x0100)  # fail-safe path active (holding, or ramping to 0)
+F_SAT_HIGH = const(0x0200)  # PI demand above the upward limit
+F_SAT_LOW = const(0x0400)  # PI demand below the downward limit
+F_RAMP = const(0x0800)  # set-point held back by the ramp limit
+F_SOC_LIMIT = const(0x1000)  # SoC / baseline guard narrowed a limit below band and rating
+F_ISP_PARTIAL = const(0x2000)  # current ISP was not observed from its start
+
+F_MIN_MHZ = const(47500)
+F_MAX_MHZ = const(52500)
+F_NOM_MHZ = const(50000)
+TIE_MAX_KW = const(5000000)  # 5 GW per tie
+SCHED_MAX_KW = const(40000000)  # 40 GW scheduled net exchange
+SP_MAX_KW = const(100000)  # largest remote set-point accepted (= largest rating)
+DT_MAX_MS = const(60000)  # a longer step interval is a fault
+DT_CTRL_MAX_MS = const(4000)  # dynamics integrate at most one 4 s cycle per step
+SOC_FULL = const(10000)
+DAY_MS = const(86400000)
+ISP_MS = const(900000)
+MIN_MS = const(60000)
+N_TIES = const(8)
+N_MINUTES = const(15)
+SOC_EARLY_KJ = const(1000000)  # above this headroom no rating can empty/fill it in 4 s
+
+_FAULT_LOCAL = F_FREQ_INVALID | F_TIE_INVALID | F_STALE | F_SOC_INVALID | F_DT_INVALID
+_FAULT_REMOTE = F_STALE | F_SOC_INVALID | F_DT_INVALID | F_REMOTE_LOST | F_REMOTE_INVALID
+
+
+def _int_in(v, lo, hi):
+    return type(v) is int and lo <= v <= hi
+
+
+class Measurements:
+    """One sample of inputs; preallocated once and filled in place."""
+
+    def __init__(self):
+        self.f_mhz = F_NOM_MHZ  # mHz, absolute
+        self.ties_kw = [0] * N_TIES  # kW, export +
+        self.sched_kw = 0  # kW, scheduled net export
+        self.age_ms = 0  # ms since the sample was taken
+        self.soc_x100 = 5000  # 0.01 %
+        self.p_meas_kw = 0  # kW, measured unit power, + = discharge (informative)
+        self.remote_sp_kw = 0  # kW, TSO aFRR set-point for remote mode
+        self.remote_seq = 0  # bumped by whoever writes a new remote set-point
+        self.tod_ms = 0  # ms, UTC time of day at the end of this step
+
+
+class Outputs:
+    def __init__(self):
+        self.p_set_kw = 0  # kW, + = upward; the unit set-point in force
+        self.ace_kw = 0  # kW, raw ACE (0 while inputs invalid)
+        self.frce_kw = 0  # kW, after low-pass and deadband: the PI's input
+        self.p_pi_kw = 0  # kW, unlimited PI demand (or remote target)
+        self.lim_up_kw = 0  # kW, upward limit in force (band, rating, SoC/baseline)
+        self.lim_down_kw = 0  # kW, downward limit in force, as a positive number
+        self.integ_kw = 0  # kW, integrator state
+        self.flags = 0  # F_* bits
+        self.mode = MODE_OFF
+        self.fault_cycles = 0  # consecutive cycles on the fail-safe path
+        self.steps = 0  # steps run since start (wraps at 2**30)
+
+
+class Energy:
+    """Activated energy per 15-min ISP, and per-minute averages over the elapsed ISP (Elia shape).
+
+    Energy is the set-point held over each interval of tod_ms: upward (p > 0) and downward
+    (p < 0) separately, in kWs with exact ms remainders. A row per completed minute m holds the
+    average aFRR+ / aFRR- (kW) and ACE (MW) from the ISP start to the end of minute m.
+    """
+
+    def __init__(self):
+        self.isp = -1  # ISP index in the day 0..95; -1 = none yet
+        self.last_tod = -1  # ms; -1 = none yet
+        # acc: [up_kws, up_rem, down_kws, down_rem, ace_mws, ace_rem, ace_kw_rem]
+        self.acc = [0] * 7
+        self.prev_isp = -1
+        self.prev_up_wh = 0
+        self.prev_down_wh = 0
+        self.partial = False
+        self.n_rows = 0
+        self.row_up_kw = [0] * N_MINUTES
+        self.row_down_kw = [0] * N_MINUTES
+        self.row_ace_mw = [0] * N_MINUTES
+
+    @property
+    def up_kws(self):
+        return self.acc[0]
+
+    @property
+    def down_kws(self):
+        return self.acc[2]
+
+    def _add(self, p_kw, ace_kw, dt_ms):
+        # exact integral of p (kW) and ACE (MW) over dt (ms, <= 60 000); every product < 2**27
+        a = self.acc
+        if p_kw > 0:
+            i = 0
+            v = p_kw
+        else:
+            i = 2
+            v = -p_kw
+        r = a[i + 1] + (v % 1000) * dt_ms
+        a[i] += (v // 1000) * dt_ms + r // 1000
+        a[i + 1] = r % 1000
+        # ACE in MW: keep the kW remainder so the MW floor does not bias the average
+        k = a[6] + ace_kw
+        mw = k // 1000
+        a[6] = k - mw * 1000
+        r = a[5] + (mw % 1000) * dt_ms
+        a[4] += (mw // 1000) * dt_ms + r // 1000
+        a[5] = r % 1000
+
+    def _rows_to(self, minute, elapsed_ms):
+        s = elapsed_ms // 1000
+        if s <= 0:
+            return
+        a = self.acc
+        while self.n_rows < minute and self.n_rows < N_MINUTES:
+            j = self.n_rows
+            self.row_up_kw[j] = a[0] // s
+            self.row_down_kw[j] = a[2] // s
+            self.row_ace_mw[j] = a[4] // s
+            self.n_rows = j + 1
+
+    def _new_isp(self, isp, partial):
+        a = self.acc
+        if self.isp >= 0:
+            self._rows_to(N_MINUTES, ISP_MS)
+            self.prev_isp = self.isp
+            self.prev_up_wh = a[0] * 5 // 18  # 1 Wh = 3.6 kWs
+            self.prev_down_wh = a[2] * 5 // 18
+        for k in range(7):
+            a[k] = 0
+        self.n_rows = 0
+        self.isp = isp
+        self.partial = partial
+
+    def account(self, tod_ms, p_kw, ace_kw):
+        """Account the interval (last tod, tod] at set-point p_kw. Returns False on a time fault."""
+        if not _int_in(tod_ms, 0, DAY_MS - 1):
+            return False
+        last = self.last_tod
+        self.last_tod = tod_ms
+        isp = tod_ms // ISP_MS
+        if last < 0:
+            self._new_isp(isp, tod_ms % ISP_MS != 0)
+            return True
+        dt = tod_ms - last
+        if dt < 0:
+            dt += DAY_MS  # midnight
+        if dt == 0:
+            return True
+        if dt > DT_MAX_MS:
+            self._new_isp(isp, True)  # a gap: start afresh, the gap is not invented
+            return False
+        pos = tod_ms % ISP_MS
+        if isp != self.isp:
+            before = dt - pos  # part of the interval in the old ISP
+            if before > 0:
+                self._add(p_kw, ace_kw, before)
+            self._new_isp(isp, False)
+            dt = pos
+        if dt > 0:
+            self._add(p_kw, ace_kw, dt)
+        self._rows_to(pos // MIN_MS, pos)
+        return True
+
+
+class Controller:
+    """step(meas, dt_ms) -> Outputs. Construct with a validated Config."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.meas = Measurements()
+        self.out = Outputs()
+        self.energy = Energy()
+        self.mode = MODE_OFF
+        self._integ = 0  # kW, integrator, + = upward
+        self._irem = 0  # integrator remainder, in units of 1/(ti_s*1000) kW
+        self._lpf = 0  # kW, low-passed ACE
+        self._lpf_ok = False  # low-pass initialised
+        self._restart = True  # next local step re-initialises the integrator bumplessly
+        self._seq_seen = 0  # last remote_seq seen
+        self._sp_kw = 0  # kW, latched remote set-point
+        self._sp_age = 0  # cycles since the remote set-point was refreshed
+        self._fault = 0  # consecutive fail-safe cycles
+        self._lim_soc_up = 0  # kW, SoC guard from the last valid SoC (none yet: no headroom)
+        self._lim_soc_down = 0
+
+    # ---- commands -------------------------------------------------------------------------
+    def set_mode(self, mode):
+        """Switch mode bumplessly; returns False (mode unchanged) for an unknown mode."""
+        if mode not in (MODE_OFF, MODE_LOCAL, MODE_REMOTE):
+            return False
+        if mode != self.mode:
+            self.mode = mode
+            self._restart = True
+            self._fault = 0
+            if mode == MODE_REMOTE:
+                # Until the TSO sends a value, hold the present set-point (loss rule applies).
+                self._seq_seen = self.meas.remote_seq
+                self._sp_kw = self.out.p_set_kw
+                self._sp_age = 0
+        return True
+
+    def config_changed(self):
+        """Call after a validated config change: restarts filters bumplessly."""
+        self._restart = True
+        self._lpf_ok = False
+
+    # ---- limits -----------------------------------------------------------------------------
+    def _soc_limits(self, soc):
+        """(up, down) kW the battery can hold for one cycle without leaving its SoC window."""
+        c = self.cfg
+        h = c.cycle_ms  # the set-point is held for one cycle
+        head = soc - c.soc_min_x100
+        if head <= 0:
+            up = 0
+        else:
+            kj = (head * c.cap_kwh // 100) * 36  # 0.01 % * kWh -> kJ, floored (safe side)
+            up = SP_MAX_KW if kj >= SOC_EARLY_KJ else kj * c.eta_dis_pm // h
+        head = c.soc_max_x100 - soc
+        if head <= 0:
+            down = 0
+        else:
+            kj = (head * c.cap_kwh // 100) * 36
+            down = SP_MAX_KW if kj >= SOC_EARLY_KJ else (kj * 1000 // h) * 1000 // c.eta_ch_pm
+        self._lim_soc_up = up
+        self._lim_soc_down = down
+
+    # ---- the step ---------------------------------------------------------------------------
+    def step(self, m, dt_ms):
+        c = self.cfg
+        o = self.out
+        flags = 0
+        mode = self.mode
+
+        if _int_in(dt_ms, 1, DT_MAX_MS):
+            dt = dt_ms if dt_ms < DT_CTRL_MAX_MS else DT_CTRL_MAX_MS
+        else:
+            flags |= F_DT_INVALID
+            dt = 0
+
+        # -- measurements and ACE
+        f = m.f_mhz
+        if not _int_in(f, F_MIN_MHZ, F_MAX_MHZ):
+            flags |= F_FREQ_INVALID
+            df = 0
+        else:
+            df = f - F_NOM_MHZ
+        dp = 0
+        if c.frce_mode == 0:
+            ties = m.ties_kw
+            n = c.n_ties
+            if type(ties) is not list or len(ties) < n:
+                flags |= F_TIE_INVALID
+            else:
+                for i in range(n):
+                    t = ties[i]
+                    if _int_in(t, -TIE_MAX_KW, TIE_MAX_KW):
+                        dp += t
+                    else:
+                        flags |= F_TIE_INVALID
+            s = m.sched_kw
+            if _int_in(s, -SCHED_MAX_KW, SCHED_MAX_KW):
+                dp -= s
+            else:
+                flags |= F_TIE_INVALID
+        if not _int_in(m.age_ms, 0, c.max_age_ms):
+            flags |= F_STALE
+        ace_ok = not (flags & (F_FREQ_INVALID | F_TIE_INVALID))
+        ace = dp + c.k_mw_hz * df if ace_ok else 0
+
+        # -- filter and deadband (only on good input; the filter restarts after a fault)
+        frce = 0
+        if ace_ok and dt:
+            if c.lpf_tau_ms and self._lpf_ok:
+                self._lpf += muldiv(ace - self._lpf, dt, c.lpf_tau_ms + dt)
+            else:
+                self._lpf = ace
+                self._lpf_ok = True
+            frce = self._lpf
+            db = c.deadband_kw
+            if frce > db:
+                frce -= db
+            elif frce < -db:
+                frce += db
+            else:
+                frce = 0
+        elif not ace_ok:
+            self._lpf_ok = False
+
+        # -- limits in force: band, rating, then SoC (battery) or baseline (flexible load)
+        up = c.band_up_kw
+        down = c.band_down_kw
+        if c.unit_type == 0:
+            soc = m.soc_x100
+            if _int_in(soc, 0, SOC_FULL):
+                self._soc_limits(soc)
+                if self._lim_soc_up < up:
+                    up = self._lim_soc_up
+                    flags |= F_SOC_LIMIT
+                if self._lim_soc_down < down:
+                    down = self._lim_soc_down
+                    flags |= F_SOC_LIMIT
+            else:
+                # SoC unknown: keep the guard of the last valid reading; the fault path holds,
+                # then ramps to 0.
+                flags |= F_SOC_INVALID
+                if self._lim_soc_up < up:
+                    up = self._lim_soc_up
+                if self._lim_soc_down < down:
+                    down = self._lim_soc_down
+        else:
+            h = c.base_kw - c.load_min_kw  # upward = shed load down to its minimum
+            if h < up:
+                up = h
+                flags |= F_SOC_LIMIT
+            h = c.load_max_kw - c.base_kw
+            if h < down:
+                down = h
+                flags |= F_SOC_LIMIT
+
+        # -- remote set-point freshness (counted in cycles = steps)
+        if m.remote_seq != self._seq_seen:
+            self._seq_seen = m.remote_seq
+            sp = m.remote_sp_kw
+            if _int_in(sp, -SP_MAX_KW, SP_MAX_KW):
+                self._sp_kw = sp
+                self._sp_age = 0
+            else:
+                flags |= F_REMOTE_INVALID
+        elif self._sp_age < 1000:
+            self._sp_age += 1
+        if mode == MODE_REMOTE and self._sp_age >= c.remote_timeout_cycles:
+            flags |= F_REMOTE_LOST
+
+        # -- target
+        p_prev = o.p_set_kw
+        e = frce
+        pi = 0
+        fault = False
+        if mode == MODE_LOCAL:
+            fault = (flags & _FAULT_LOCAL) != 0
+        elif mode == MODE_REMOTE:
+            fault = (flags & _FAULT_REMOTE) != 0
+        if fault:
+            self._fault += 1 if self._fault < 1000000 else 0
+            self._restart = True
+            flags |= F_FAILSAFE
+            target = p_prev if self._fault <= c.hold_cycles else 0
+            pi = target
+        else:
+            self._fault = 0
+            if mode == MODE_LOCAL:
+                p_term = mul_q15(e, c.kp_q15)
+                if self._restart:
+                    # restart from the present set-point: the integral takes it over, and the
+                    # ramp limit below keeps the set-point itself free of any bump
+                    self._integ = clamp(p_prev, -down, up)
+                    self._irem = 0
+                    self._restart = False
+                pi = self._integ - p_term
+                target = pi
+            elif mode == MODE_REMOTE:
+                pi = self._sp_kw
+                target = pi
+            else:
+                target = 0
+        if target > up:
+            target = up
+            flags |= F_SAT_HIGH if mode == MODE_LOCAL and not fault else 0
+        elif target < -down:
+            target = -down
+            flags |= F_SAT_LOW if mode == MODE_LOCAL and not fault else 0
+
+        # -- ramp: full band within fat_s, never faster than the unit's own ramp
+        # (a step with an invalid dt still counts as one cycle, so the fail-safe ramp completes)
+        dt_r = dt if dt else c.cycle_ms
+        band = c.band_up_kw if c.band_up_kw > c.band_down_kw else c.band_down_kw
+        fat_ms = c.fat_s * 1000
+        rmax = (band * dt_r + fat_ms - 1) // fat_ms
+        r_unit = c.unit_ramp_kw_s * dt_r // 1000
+        if r_unit < rmax:
+            rmax = r_unit
+        p = target
+        if p > p_prev + rmax:
+            p = p_prev + rmax
+            flags |= F_RAMP
+        elif p < p_prev - rmax:
+            p = p_prev - rmax
+            flags |= F_RAMP
+        # the position limits win over the ramp: a SoC limit is never crossed to keep a ramp
+        if p > up:
+            p = up
+        elif p < -down:
+            p = -down
+
+        # -- anti-windup by integrator clamping: the integral is exact (ms remainders kept),
+        #    and clamped to the limits in force, so it can never run away while the output
+        #    is saturated, and leaves saturation as soon as the FRCE changes sign.
+        if mode == MODE_LOCAL and not fault and c.ti_s and dt:
+            ti_ms = c.ti_s * 1000
+            q = e // ti_ms
+            acc = self._irem + (e - q * ti_ms) * dt
+            carry = acc // ti_ms
+            self._irem = acc - carry * ti_ms
+            i_new = self._integ - (q * dt + carry)  # minus: u = -(1/Tr) * integral(e dt)
+            if i_new > up:
+                i_new = up
+                self._irem = 0
+            elif i_new < -down:
+                i_new = -down
+                self._irem = 0
+            self._integ = i_new
+
+        # -- energy of the interval that just ended, at the set-point that was held over it
+        if not self.energy.account(m.tod_ms, p_prev, ace):
+            flags |= F_TIME_INVALID
+        if self.energy.partial:
+            flags |= F_ISP_PARTIAL
+
+        o.p_set_kw = p
+        o.ace_kw = ace
+        o.frce_kw = frce
+        o.p_pi_kw = pi
+        o.lim_up_kw = up
+        o.lim_down_kw = down
+        o.integ_kw = self._integ
+        o.flags = flags
+        o.mode = mode
+        o.fault_cycles = self._fault
+        o.steps = (o.steps + 1) & 0x3FFFFFFF
+        return o
+
+    # ---- persistence --------------------------------------------------------------------------
+    STATE_VERSION = 1
+
+    def state_words(self):
+        """Controller state as a list of ints (for persist.py); allocation is fine here."""
+        en = self.energy
+        return [self.STATE_VERSION, self.mode, self.out.p_set_kw, self._integ, self._irem,
+                self._sp_kw, en.isp, en.last_tod, en.prev_isp, en.prev_up_wh, en.prev_down_wh,
+                1 if en.partial else 0] + list(en.acc)
+
+    def restore(self, words):
+        """Restore from state_words(); returns False (state unchanged) if the words do not fit."""
+        if type(words) is not list or len(words) != 19 or words[0] != self.STATE_VERSION:
+            return False
+        for w in words:
+            if not _int_in(w, -(1 << 30), (1 << 30) - 1):
+                return False
+        c = self.cfg
+        if words[1] not in (MODE_OFF, MODE_LOCAL, MODE_REMOTE):
+            return False
+        lim = c.rating_kw
+        if not (_int_in(words[2], -lim, lim) and _int_in(words[3], -lim, lim)):
+            return False
+        self.mode = words[1]
+        self.out.p_set_kw = words[2]
+        self._integ = words[3]
+        self._irem = words[4] if _int_in(words[4], 0, c.ti_s * 1000) else 0
+        self._sp_kw = clamp(words[5], -lim, lim)
+        en = self.energy
+        en.isp, en.last_tod, en.prev_isp = words[6], words[7], words[8]
+        en.prev_up_wh, en.prev_down_wh, en.partial = words[9], words[10], words[11] != 0
+        for k in range(7):
+            en.acc[k] = words[12 + k]
+        self._restart = True
+        self._seq_seen = self.meas.remote_seq
+        self._sp_age = 0
+        return True
