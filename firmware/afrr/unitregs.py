@@ -1,0 +1,257 @@
+# The register bank of the unit: binds regmap.py to a Controller; the `bank` that modbus.RTU serves.
+#
+# Pure (no I/O, no clock): lock-step time comes in through the sim_time_ms register, real time
+# through `tick(dt_ms)` called by main.py. Reads and writes allocate nothing.
+from afrr import regmap
+from afrr.compat import const
+from afrr.config import FIELDS, ConfigError
+from afrr.modbus import EX_ILLEGAL_ADDRESS, EX_ILLEGAL_VALUE
+
+_FC_READ_INPUT = const(4)
+_NONE = const(255)
+
+
+class UnitRegisters:
+    """Holding/input register space of one unit (see regmap.py for the table)."""
+
+    def __init__(self, ctl, cfg, unit_id=1, lockstep=True):
+        self.ctl = ctl
+        self.cfg = cfg
+        self.rtu = None  # the modbus.RTU serving this bank (link counters); set by main
+        self.unit_id = unit_id
+        self.lockstep = lockstep
+        self.sim_time_ms = 0  # ms, simulated time of the last step
+        self.steps = 0  # steps run by this server
+        self.remote_seq = 0
+        self.status = 0 if lockstep else regmap.ST_REALTIME
+        self.fw_version = regmap.VERSION
+        self.since_write_ms = 0  # real time: ms since the last measurement write
+        self.written_age_ms = 0  # the age_ms register as last written
+        # register address -> field index (holding block 0 and input block), _NONE if unmapped
+        self._hmap = bytearray(regmap.HOLD_COUNT)
+        self._hword = bytearray(regmap.HOLD_COUNT)
+        self._imap = bytearray(regmap.INPUT_COUNT)
+        self._iword = bytearray(regmap.INPUT_COUNT)
+        self._hval = [0] * len(regmap.HOLDING)  # last written (valid) value per holding field
+        self._stage = [0] * len(regmap.HOLDING)  # values of a write being checked
+        self._cfg_old = [0] * len(FIELDS)
+        for m in (self._hmap, self._imap):
+            for i in range(len(m)):
+                m[i] = _NONE
+        for i, row in enumerate(regmap.HOLDING):
+            for w in range(regmap.field_width(row[2])):
+                self._hmap[row[0] + w] = i
+                self._hword[row[0] + w] = w
+        for i, row in enumerate(regmap.INPUT):
+            for w in range(regmap.field_width(row[2])):
+                self._imap[row[0] + w] = i
+                self._iword[row[0] + w] = w
+        m = ctl.meas
+        for i, row in enumerate(regmap.HOLDING):
+            name, target = row[1], row[6]
+            if target == regmap.T_MEAS:
+                v = getattr(m, name)
+            elif target == regmap.T_TIE:
+                v = m.ties_kw[row[7]]
+            elif target == regmap.T_MODE:
+                v = ctl.mode
+            elif target == regmap.T_SP:
+                v = m.remote_sp_kw
+            elif target == regmap.T_UNIT:
+                v = unit_id
+            else:
+                v = 0
+            self._hval[i] = v
+        self.written_age_ms = m.age_ms
+
+    # -- values -------------------------------------------------------------------------------
+    def _input_value(self, i):
+        row = regmap.INPUT[i]
+        src = row[4]
+        if src == regmap.S_OUT:
+            v = getattr(self.ctl.out, row[1])
+        elif src == regmap.S_ENERGY:
+            v = getattr(self.ctl.energy, row[1])
+        elif src == regmap.S_LINK:
+            v = getattr(self.rtu, row[1]) if self.rtu is not None else 0
+        else:
+            v = getattr(self, row[1])
+        return v
+
+    def _put(self, tx, pos, v, kind, word):
+        if kind == regmap.S32:
+            v = (v >> 16) if word == 0 else v
+        tx[pos] = (v >> 8) & 0xFF
+        tx[pos + 1] = v & 0xFF
+
+    # -- bank interface (modbus.RTU) ----------------------------------------------------------
+    def read(self, table, addr, count, tx, pos):
+        end = addr + count
+        if table == _FC_READ_INPUT:
+            if end > regmap.INPUT_COUNT:
+                return EX_ILLEGAL_ADDRESS
+            return self._read_input(addr, count, tx, pos)
+        if end <= regmap.HOLD_COUNT:
+            if tx is None:
+                return 0
+            for a in range(addr, end):
+                i = self._hmap[a]
+                self._put(tx, pos, self._hval[i], regmap.HOLDING[i][2], self._hword[a])
+                pos += 2
+            return 0
+        mb = regmap.MIRROR_BASE
+        if addr >= mb and end <= mb + regmap.INPUT_COUNT:
+            return self._read_input(addr - mb, count, tx, pos)
+        cb = regmap.CFG_BASE
+        if addr >= cb and end <= cb + regmap.CFG_COUNT:
+            if tx is None:
+                return 0
+            for a in range(addr - cb, end - cb):
+                v = getattr(self.cfg, FIELDS[a >> 1][0])
+                self._put(tx, pos, v, regmap.S32, a & 1)
+                pos += 2
+            return 0
+        return EX_ILLEGAL_ADDRESS
+
+    def _read_input(self, addr, count, tx, pos):
+        if tx is None:
+            return 0
+        for a in range(addr, addr + count):
+            i = self._imap[a]
+            if i == _NONE:
+                v = 0
+                kind = regmap.U16
+            else:
+                v = self._input_value(i)
+                kind = regmap.INPUT[i][2]
+            self._put(tx, pos, v, kind, self._iword[a])
+            pos += 2
+        return 0
+
+    def write(self, addr, count, buf, pos):
+        end = addr + count
+        if end <= regmap.HOLD_COUNT:
+            return self._write_hold(addr, end, buf, pos)
+        cb = regmap.CFG_BASE
+        if addr >= cb and end <= cb + regmap.CFG_COUNT:
+            return self._write_cfg(addr - cb, end - cb, buf, pos)
+        return EX_ILLEGAL_ADDRESS
+
+    def _write_hold(self, addr, end, buf, pos):
+        hmap = self._hmap
+        # pass 1: whole fields only
+        a = addr
+        while a < end:
+            i = hmap[a]
+            if self._hword[a] != 0:
+                return EX_ILLEGAL_ADDRESS
+            w = 2 if regmap.HOLDING[i][2] == regmap.S32 else 1
+            if a + w > end:
+                return EX_ILLEGAL_ADDRESS
+            a += w
+        # pass 2: decode and range-check into the stage
+        a = addr
+        p = pos
+        while a < end:
+            i = hmap[a]
+            row = regmap.HOLDING[i]
+            hi = (buf[p] << 8) | buf[p + 1]
+            if row[2] == regmap.S32:
+                lo = (buf[p + 2] << 8) | buf[p + 3]
+                if 0x4000 <= hi < 0xC000:
+                    return EX_ILLEGAL_VALUE  # outside +-2**30: never a valid value
+                v = (((hi - 0x10000) if hi & 0x8000 else hi) << 16) | lo
+                p += 4
+                a += 2
+            else:
+                v = hi
+                p += 2
+                a += 1
+            if v < row[4] or v > row[5]:
+                return EX_ILLEGAL_VALUE
+            self._stage[i] = v
+        # pass 3: apply; the simulated time (the step trigger) last
+        m = self.ctl.meas
+        step_dt = 0
+        step = False
+        a = addr
+        while a < end:
+            i = hmap[a]
+            row = regmap.HOLDING[i]
+            v = self._stage[i]
+            t = row[6]
+            self._hval[i] = v
+            if t == regmap.T_MEAS:
+                setattr(m, row[1], v)
+                if i == _AGE_FIELD:
+                    self.written_age_ms = v
+                self.since_write_ms = 0
+            elif t == regmap.T_TIE:
+                m.ties_kw[row[7]] = v
+            elif t == regmap.T_SP:
+                m.remote_sp_kw = v
+                m.remote_seq += 1
+                self.remote_seq += 1
+            elif t == regmap.T_MODE:
+                self.ctl.set_mode(v)
+            elif t == regmap.T_UNIT:
+                self.unit_id = v
+            elif t == regmap.T_TIME:
+                if self.lockstep and v != self.sim_time_ms:
+                    step = True
+                    step_dt = v - self.sim_time_ms
+                    self.sim_time_ms = v
+            a += 2 if row[2] == regmap.S32 else 1
+        if step:
+            self.ctl.step(m, step_dt)
+            self.steps += 1
+        return 0
+
+    def _write_cfg(self, a0, a1, buf, pos):
+        if a0 & 1 or a1 & 1:
+            return EX_ILLEGAL_ADDRESS
+        cfg = self.cfg
+        for f in range(a0 >> 1, a1 >> 1):
+            self._cfg_old[f] = getattr(cfg, FIELDS[f][0])
+        ok = True
+        p = pos
+        try:
+            for f in range(a0 >> 1, a1 >> 1):
+                hi = (buf[p] << 8) | buf[p + 1]
+                lo = (buf[p + 2] << 8) | buf[p + 3]
+                p += 4
+                if 0x4000 <= hi < 0xC000:
+                    ok = False
+                    break
+                v = (((hi - 0x10000) if hi & 0x8000 else hi) << 16) | lo
+                cfg.set(FIELDS[f][0], v, False)
+            if ok:
+                cfg.validate()
+        except ConfigError:
+            ok = False
+        if not ok:
+            for f in range(a0 >> 1, a1 >> 1):
+                setattr(cfg, FIELDS[f][0], self._cfg_old[f])
+            return EX_ILLEGAL_VALUE
+        self.status |= regmap.ST_CFG_DIRTY
+        self.ctl.config_changed()
+        return 0
+
+    # -- real time ----------------------------------------------------------------------------
+    def tick(self, dt_ms, max_age_ms):
+        """Real time: one control step on the firmware's own clock with the latest measurements."""
+        m = self.ctl.meas
+        self.since_write_ms += dt_ms
+        if self.since_write_ms > 0x3FFFFFFF - 65536:
+            self.since_write_ms = 0x3FFFFFFF - 65536
+        m.age_ms = self.written_age_ms + self.since_write_ms
+        if m.age_ms > max_age_ms:
+            self.status |= regmap.ST_STALE
+        else:
+            self.status &= ~regmap.ST_STALE
+        self.sim_time_ms = (self.sim_time_ms + dt_ms) & 0x3FFFFFFF
+        self.ctl.step(m, dt_ms)
+        self.steps += 1
+
+
+_AGE_FIELD = [r[1] for r in regmap.HOLDING].index("age_ms")

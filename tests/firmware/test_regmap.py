@@ -1,0 +1,51 @@
+# The register map table: no overlaps, blocks per the address plan, values inside +-2**30.
+from afrr import regmap
+from afrr.config import FIELDS
+
+
+def test_holding_fields_contiguous_and_in_block():
+    a = 0
+    for row in regmap.HOLDING:
+        assert row[0] == a, row
+        assert row[4] <= row[5]
+        if row[2] == regmap.S32:
+            assert -regmap.S32_MAX <= row[4] and row[5] <= regmap.S32_MAX
+        else:
+            assert 0 <= row[4] and row[5] <= 0xFFFF
+        a += regmap.field_width(row[2])
+    assert a == regmap.HOLD_COUNT <= regmap.MIRROR_BASE
+
+
+def test_input_fields_contiguous():
+    a = 0
+    for row in regmap.INPUT:
+        assert row[0] == a, row
+        a += regmap.field_width(row[2])
+    assert a == regmap.INPUT_COUNT <= 0x80
+
+
+def test_config_block_follows_fields():
+    rows = regmap.config_fields()
+    assert len(rows) == len(FIELDS)
+    for i, row in enumerate(rows):
+        assert row[0] == 0x0100 + 2 * i and row[1] == FIELDS[i][0]
+    assert regmap.CFG_BASE + regmap.CFG_COUNT <= 0x0200
+
+
+def test_lockstep_block_ends_with_time():
+    last = regmap.HOLDING[[r[1] for r in regmap.HOLDING].index("sim_time_ms")]
+    assert last[0] + 2 == regmap.LOCKSTEP_WRITE_COUNT
+
+
+def test_s32_words_roundtrip():
+    for v in (0, 1, -1, 123456789, -123456789, regmap.S32_MAX, -regmap.S32_MAX):
+        hi, lo = regmap.s32_words(v)
+        assert regmap.words_s32(hi, lo) == v
+
+
+def test_markdown_names_every_register():
+    md = regmap.markdown()
+    for row in regmap.HOLDING + regmap.INPUT:
+        assert row[1] in md
+    for f in FIELDS:
+        assert "cfg." + f[0] in md
