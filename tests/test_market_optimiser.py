@@ -1,0 +1,331 @@
+"""Activation optimiser against an independent brute force, plus price/region properties."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from host.market import DOWN, UP, ActivationOptimiser, Bid, clear, net
+from host.market.optimiser import EPS_EUR_MWH as EPS
+
+AREAS = ["A", "B", "C", "D"]
+PTOL = 1e-4   # EUR/MWh
+VTOL = 1e-5   # kW
+
+
+# ---------------------------------------------------------------- independent brute force
+def _merit_clear(sellers, buyers, forced):
+    """Single-node welfare clearing. sellers/buyers: [(cost_or_value, volume)]; forced > 0 is
+    an import that must be absorbed, < 0 an export that must be supplied. Returns cost or None."""
+    sellers = sorted(sellers)
+    buyers = sorted(buyers, reverse=True)
+    if forced > 0:
+        sellers = [(-math.inf, forced)] + sellers
+    elif forced < 0:
+        buyers = [(math.inf, -forced)] + buyers
+    cost, i, j = 0.0, 0, 0
+    s_left = [v for _, v in sellers]
+    b_left = [v for _, v in buyers]
+    while i < len(sellers) and j < len(buyers):
+        (c, _), (w, _) = sellers[i], buyers[j]
+        if not w > c:
+            break
+        q = min(s_left[i], b_left[j])
+        cost += (0.0 if math.isinf(c) else c * q) - (0.0 if math.isinf(w) else w * q)
+        s_left[i] -= q
+        b_left[j] -= q
+        if s_left[i] <= 1e-12:
+            i += 1
+        if b_left[j] <= 1e-12:
+            j += 1
+    # a forced quantity not matched means this congestion pattern is infeasible
+    if forced > 0 and s_left[0] > 1e-9:
+        return None, None
+    if forced < 0 and b_left[0] > 1e-9:
+        return None, None
+    return cost, (sellers, s_left, buyers, b_left)
+
+
+def brute_force(areas, tree, caps, demands, bids, p_up, p_down):
+    """Enumerate every congestion pattern of a tree network (each border free, full a->b or
+    full b->a); clear each price region by a sorted merit order; route the region's internal
+    flows on the tree and keep the pattern only if they fit. Returns the least cost."""
+    best = math.inf
+    for pattern in itertools.product((0, 1, -1), repeat=len(tree)):
+        fixed = {}
+        ok = True
+        for e, s in zip(tree, pattern):
+            if s == 1:
+                ok &= math.isfinite(caps[e][0])
+                fixed[e] = caps[e][0]
+            elif s == -1:
+                ok &= math.isfinite(caps[e][1])
+                fixed[e] = -caps[e][1]
+        if not ok:
+            continue
+        parent = {a: a for a in areas}
+
+        def find(a):
+            while parent[a] != a:
+                a = parent[a]
+            return a
+        for e, s in zip(tree, pattern):
+            if s == 0:
+                parent[find(e[0])] = find(e[1])
+        regions = {}
+        for a in areas:
+            regions.setdefault(find(a), []).append(a)
+        total = 0.0
+        inj = {a: 0.0 for a in areas}   # per-area net injection from the merit order
+        for members in regions.values():
+            forced = sum(f if e[1] in members else -f
+                         for e, f in fixed.items() if (e[0] in members) != (e[1] in members))
+            sellers, buyers, tags_s, tags_b = [], [], [], []
+            for a in members:
+                d = demands[a]
+                if d > 0:
+                    buyers.append((p_up[a], d))
+                    tags_b.append(a)
+                if d < 0:
+                    sellers.append((p_down[a], -d))
+                    tags_s.append(a)
+            for b in bids:
+                if b.area in members:
+                    if b.direction == UP:
+                        sellers.append((b.price_eur_mwh + EPS, b.volume_kw))
+                        tags_s.append(b.area)
+                    else:
+                        buyers.append((b.price_eur_mwh - EPS, b.volume_kw))
+                        tags_b.append(b.area)
+            cost, detail = _merit_clear(sellers, buyers, forced)
+            if cost is None:
+                ok = False
+                break
+            total += cost
+            s_sorted, s_left, b_sorted, b_left = detail
+            # recover per-area injections (prices are distinct, so the sort order is unique)
+            so = sorted(range(len(sellers)), key=lambda k: sellers[k])
+            bo = sorted(range(len(buyers)), key=lambda k: buyers[k], reverse=True)
+            off_s = 1 if forced > 0 else 0
+            off_b = 1 if forced < 0 else 0
+            for rank, k in enumerate(so):
+                inj[tags_s[k]] += sellers[k][1] - s_left[rank + off_s]
+            for rank, k in enumerate(bo):
+                inj[tags_b[k]] -= buyers[k][1] - b_left[rank + off_b]
+        if not ok:
+            continue
+        # route flows on the tree (leaf first): flow on (a, b) = surplus of a's side
+        if not _tree_flows_fit(areas, tree, caps, fixed, inj):
+            continue
+        best = min(best, total)
+    return best
+
+
+def _tree_flows_fit(areas, tree, caps, fixed, inj):
+    inj = dict(inj)
+    for e, f in fixed.items():      # congested borders: their flow is part of the injections
+        inj[e[0]] -= f
+        inj[e[1]] += f
+    edges = [e for e in tree if e not in fixed]
+    adj = {a: [] for a in areas}
+    for e in edges:
+        adj[e[0]].append(e)
+        adj[e[1]].append(e)
+    # repeatedly peel leaves of the forest of free borders
+    remaining = set(edges)
+    while remaining:
+        for a in areas:
+            inc = [e for e in adj[a] if e in remaining]
+            if len(inc) == 1:
+                e = inc[0]
+                f = inj[a] if e[0] == a else -inj[a]   # + = e[0] to e[1]
+                if not (-caps[e][1] - 1e-6 <= f <= caps[e][0] + 1e-6):
+                    return False
+                inj[e[0]] -= f
+                inj[e[1]] += f
+                remaining.discard(e)
+                break
+        else:
+            raise AssertionError("tree expected")
+    return all(abs(v) < 1e-6 for v in inj.values())
+
+
+# ---------------------------------------------------------------- instances
+CAP = st.one_of(st.just(0.0), st.integers(1, 300).map(float), st.just(math.inf))
+
+
+@st.composite
+def tree_instances(draw, crossing=True):
+    n = draw(st.integers(1, 4))
+    areas = AREAS[:n]
+    tree = [(areas[draw(st.integers(0, i - 1))], areas[i]) for i in range(1, n)]
+    caps = {e: (draw(CAP), draw(CAP)) for e in tree}
+    demands = {a: float(draw(st.integers(-400, 400))) for a in areas}
+    nbids = draw(st.integers(0, 20))
+    # distinct prices everywhere so that the optimum is unique (the brute force relies on it)
+    prices = draw(st.lists(st.integers(-2000, 2000), min_size=nbids + 2 * n,
+                           max_size=nbids + 2 * n, unique=True))
+    bids = []
+    for k in range(nbids):
+        direction = draw(st.sampled_from([UP, DOWN]))
+        price = float(prices[k])
+        if not crossing:   # downward bids strictly below every upward bid
+            price = float(abs(prices[k]) + 1) * (1 if direction == UP else -1)
+        bids.append(Bid(draw(st.sampled_from(areas)), direction,
+                        float(draw(st.integers(0, 200))), price))
+    p_up = {a: 5000.0 + prices[nbids + i] for i, a in enumerate(areas)}
+    p_down = {a: -5000.0 + prices[nbids + n + i] for i, a in enumerate(areas)}
+    return areas, tree, caps, demands, bids, p_up, p_down
+
+
+def _solve(areas, tree, caps, demands, bids, p_up, p_down, backend="linprog"):
+    dp = {a: (p_up[a], p_down[a]) for a in areas}
+    opt = ActivationOptimiser(areas, tree, bids, demand_prices=dp, backend=backend)
+    return opt.solve(demands, caps)
+
+
+def _check_feasible(areas, tree, caps, demands, bids, r):
+    for a in areas:
+        inj = sum(b.direction * x for b, x in zip(bids, r.activated_kw) if b.area == a)
+        inj -= sum(f if e[0] == a else -f for e, f in r.exchange_kw.items() if a in e)
+        assert abs(inj - r.satisfied_kw[a]) < VTOL, "area balance"
+        assert abs(r.satisfied_kw[a]) <= abs(demands[a]) + VTOL
+        assert r.satisfied_kw[a] * demands[a] >= -VTOL
+    for e in tree:
+        assert -caps[e][1] <= r.exchange_kw[e] <= caps[e][0], "capacity"
+    for b, x in zip(bids, r.activated_kw):
+        assert 0 <= x <= b.volume_kw
+
+
+def _check_prices(areas, tree, caps, bids, r):
+    lam = r.cbmp_eur_mwh
+    for b, x in zip(bids, r.activated_kw):
+        # up bid cost p+eps; down bid value p-eps; compared with its area's price
+        c = b.price_eur_mwh + EPS * b.direction
+        p = lam[b.area]
+        cheap = c < p - PTOL if b.direction == UP else c > p + PTOL
+        dear = c > p + PTOL if b.direction == UP else c < p - PTOL
+        if cheap:
+            assert x > b.volume_kw - VTOL, "in-the-money bid fully activated"
+        elif dear:
+            assert x < VTOL, "out-of-the-money bid not activated"
+        if VTOL < x < b.volume_kw - VTOL:
+            assert abs(p - c) < PTOL, "partly activated bid sets the CBMP"
+    for e in tree:
+        a, b = e
+        f, (ab, ba) = r.exchange_kw[e], caps[e]
+        if -ba + VTOL < f < ab - VTOL:
+            assert abs(lam[a] - lam[b]) < PTOL, "uncongested border, one price"
+        if lam[b] > lam[a] + PTOL:
+            assert f > ab - VTOL, "price difference only across a congested border"
+        if lam[a] > lam[b] + PTOL:
+            assert f < -ba + VTOL
+    for reg in r.regions:
+        assert max(lam[a] for a in reg) - min(lam[a] for a in reg) < PTOL
+
+
+@given(tree_instances())
+def test_cost_equals_brute_force_and_solution_is_consistent(inst):
+    areas, tree, caps, demands, bids, p_up, p_down = inst
+    r = _solve(*inst)
+    best = brute_force(areas, tree, caps, demands, bids, p_up, p_down)
+    assert r.objective == pytest.approx(best, rel=1e-7, abs=1e-3)
+    _check_feasible(areas, tree, caps, demands, bids, r)
+    _check_prices(areas, tree, caps, bids, r)
+
+
+@given(tree_instances())
+def test_highspy_warm_backend_agrees_with_linprog(inst):
+    areas, tree, caps, demands, bids, p_up, p_down = inst
+    a = _solve(*inst)
+    dp = {x: (p_up[x], p_down[x]) for x in areas}
+    opt = ActivationOptimiser(areas, tree, bids, demand_prices=dp, backend="highspy")
+    opt.solve({x: -v for x, v in demands.items()}, caps)     # a different cycle first
+    b = opt.solve(demands, caps)                             # warm-started from its basis
+    assert b.objective == pytest.approx(a.objective, rel=1e-7, abs=1e-3)
+    _check_feasible(areas, tree, caps, demands, bids, b)
+    _check_prices(areas, tree, caps, bids, b)
+
+
+@given(tree_instances(crossing=False))
+def test_no_counter_activation_within_a_price_region(inst):
+    areas, tree, caps, demands, bids, p_up, p_down = inst
+    r = _solve(*inst)
+    for reg in r.regions:
+        up = sum(x for b, x in zip(bids, r.activated_kw) if b.area in reg and b.direction == UP)
+        dn = sum(x for b, x in zip(bids, r.activated_kw) if b.area in reg and b.direction == DOWN)
+        assert up < VTOL or dn < VTOL
+
+
+@given(tree_instances(crossing=False))
+def test_netting_comes_first_same_volume_as_net(inst):
+    areas, tree, caps, demands, bids, p_up, p_down = inst
+    r = clear(demands, bids, caps)   # default limits, as the market runs
+    n = net(demands, caps)
+    assert r.netted_total_kw() == pytest.approx(sum(n.netted_up_kw.values()), abs=1e-4)
+
+
+@given(tree_instances())
+def test_zero_capacity_each_area_clears_alone(inst):
+    areas, tree, caps, demands, bids, p_up, p_down = inst
+    zero = {e: (0.0, 0.0) for e in tree}
+    r = _solve(areas, tree, zero, demands, bids, p_up, p_down)
+    total = 0.0
+    for a in areas:
+        mine = [b for b in bids if b.area == a]
+        alone = ActivationOptimiser([a], [], mine, demand_prices={a: (p_up[a], p_down[a])})
+        ra = alone.solve({a: demands[a]}, {})
+        total += ra.objective
+        assert ra.satisfied_kw[a] == pytest.approx(r.satisfied_kw[a], abs=VTOL)
+        got = [x for b, x in zip(bids, r.activated_kw) if b.area == a]
+        np.testing.assert_allclose(got, ra.activated_kw, atol=VTOL)
+    assert r.objective == pytest.approx(total, rel=1e-7, abs=1e-3)
+    assert all(abs(f) == 0 for f in r.exchange_kw.values())
+
+
+@given(tree_instances())
+def test_infinite_capacity_one_price(inst):
+    areas, tree, caps, demands, bids, p_up, p_down = inst
+    inf = {e: (math.inf, math.inf) for e in tree}
+    r = _solve(areas, tree, inf, demands, bids, p_up, p_down)
+    assert len(r.regions) == 1
+    prices = list(r.cbmp_eur_mwh.values())
+    assert max(prices) - min(prices) < PTOL
+    # and the cost is one merit order of everything pooled (no pattern can be congested)
+    pooled = brute_force(areas, tree, inf, demands, bids, p_up, p_down)
+    assert r.objective == pytest.approx(pooled, rel=1e-7, abs=1e-3)
+
+
+def test_hand_case_congestion_splits_price():
+    # A needs 100 up; its own bid costs 90; B has a 20 EUR bid but only 40 kW can come over
+    bids = [Bid("A", UP, 200, 90.0), Bid("B", UP, 200, 20.0)]
+    r = clear({"A": 100.0, "B": 0.0}, bids, {("A", "B"): (0.0, 40.0)})
+    np.testing.assert_allclose(r.activated_kw, [60.0, 40.0], atol=VTOL)
+    assert r.cbmp_eur_mwh["A"] == pytest.approx(90.0, abs=0.01)
+    assert r.cbmp_eur_mwh["B"] == pytest.approx(20.0, abs=0.01)
+    assert len(r.regions) == 2
+    # with room on the border, one price: the cheap bid alone serves A
+    r = clear({"A": 100.0, "B": 0.0}, bids, {("A", "B"): (0.0, 400.0)})
+    np.testing.assert_allclose(r.activated_kw, [0.0, 100.0], atol=VTOL)
+    assert r.cbmp_eur_mwh["A"] == pytest.approx(20.0, abs=0.01) == r.cbmp_eur_mwh["B"]
+
+
+def test_not_enough_bids_price_hits_the_cap():
+    r = clear({"A": 100.0}, [Bid("A", UP, 30, 50.0)], {})
+    assert r.after_kw["A"] == pytest.approx(70.0)
+    assert r.cbmp_eur_mwh["A"] == pytest.approx(15_000.0)
+    r = clear({"A": -100.0}, [Bid("A", DOWN, 30, -50.0)], {})
+    assert r.cbmp_eur_mwh["A"] == pytest.approx(-15_000.0)
+
+
+@pytest.mark.parametrize("bad, msg", [
+    (Bid("A", 2, 10, 1.0), "direction"),
+    (Bid("A", UP, -1, 1.0), "volume_kw"),
+    (Bid("A", UP, 1, 20_000.0), "outside"),
+    (Bid("Z", UP, 1, 1.0), "unknown area"),
+])
+def test_bad_bid_is_a_clear_error(bad, msg):
+    with pytest.raises(ValueError, match=msg):
+        ActivationOptimiser(["A"], [], [bad])
