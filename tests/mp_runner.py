@@ -9,7 +9,8 @@ sys.path.insert(0, "tests/firmware")
 
 def main():
     pattern = sys.argv[1] if len(sys.argv) > 1 else ""
-    names = sorted(n for n in os.listdir("tests/firmware") if n.startswith("test_") and n.endswith(".py"))
+    names = sorted(n for n in os.listdir("tests/firmware")
+                   if n.startswith("test_") and n.endswith(".py"))
     passed = failed = 0
     for fname in names:
         mod_name = fname[:-3]

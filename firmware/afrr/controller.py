@@ -194,7 +194,8 @@ class Energy:
             dt = pos
         if dt > 0:
             self._add(p_kw, ace_kw, dt)
-        self._rows_to(pos // MIN_MS, pos)
+        if self.n_rows < pos // MIN_MS:
+            self._rows_to(pos // MIN_MS, pos)
         return True
 
 
@@ -267,7 +268,7 @@ class Controller:
         flags = 0
         mode = self.mode
 
-        if _int_in(dt_ms, 1, DT_MAX_MS):
+        if type(dt_ms) is int and 1 <= dt_ms <= DT_MAX_MS:
             dt = dt_ms if dt_ms < DT_CTRL_MAX_MS else DT_CTRL_MAX_MS
         else:
             flags |= F_DT_INVALID
@@ -275,7 +276,7 @@ class Controller:
 
         # -- measurements and ACE
         f = m.f_mhz
-        if not _int_in(f, F_MIN_MHZ, F_MAX_MHZ):
+        if type(f) is not int or not F_MIN_MHZ <= f <= F_MAX_MHZ:
             flags |= F_FREQ_INVALID
             df = 0
         else:
@@ -289,16 +290,17 @@ class Controller:
             else:
                 for i in range(n):
                     t = ties[i]
-                    if _int_in(t, -TIE_MAX_KW, TIE_MAX_KW):
+                    if type(t) is int and -TIE_MAX_KW <= t <= TIE_MAX_KW:
                         dp += t
                     else:
                         flags |= F_TIE_INVALID
             s = m.sched_kw
-            if _int_in(s, -SCHED_MAX_KW, SCHED_MAX_KW):
+            if type(s) is int and -SCHED_MAX_KW <= s <= SCHED_MAX_KW:
                 dp -= s
             else:
                 flags |= F_TIE_INVALID
-        if not _int_in(m.age_ms, 0, c.max_age_ms):
+        a = m.age_ms
+        if type(a) is not int or not 0 <= a <= c.max_age_ms:
             flags |= F_STALE
         ace_ok = not (flags & (F_FREQ_INVALID | F_TIE_INVALID))
         ace = dp + c.k_mw_hz * df if ace_ok else 0
@@ -327,7 +329,7 @@ class Controller:
         down = c.band_down_kw
         if c.unit_type == 0:
             soc = m.soc_x100
-            if _int_in(soc, 0, SOC_FULL):
+            if type(soc) is int and 0 <= soc <= SOC_FULL:
                 self._soc_limits(soc)
                 if self._lim_soc_up < up:
                     up = self._lim_soc_up

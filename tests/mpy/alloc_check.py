@@ -1,5 +1,5 @@
 # Unix-port check: 10 000 control steps inside micropython.heap_lock() allocate nothing.
-# Prints one line "steps=<n> mem_before=<b> mem_after=<a> errors=<e>"; run by tests/test_mpy_runtime.py.
+# Prints "steps=<n> mem_before=<b> mem_after=<a> errors=<e>"; run by tests/test_mpy_runtime.py.
 import gc
 import sys
 
