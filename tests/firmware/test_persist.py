@@ -1,0 +1,205 @@
+# afrr.persist records and hal.store atomic save/load; runs under pytest and the Unix port.
+from hal.store import ST_CORRUPT, ST_DEFAULTS, ST_EMPTY, ST_FALLBACK, ST_FAULT, ST_OK, StateStore
+
+from afrr import persist
+from afrr.config import N_FIELDS, Config
+from afrr.controller import Controller
+
+
+class Crash(Exception):
+    pass
+
+
+class MemFile:
+    def __init__(self, fs, name, mode):
+        self.fs = fs
+        self.name = name
+        self.buf = bytearray() if "w" in mode else bytearray(fs.files[name])
+
+    def write(self, data):
+        self.fs.tick()
+        if self.fs.budget == 1:  # torn write: half of it lands, then the power goes
+            self.fs.files[self.name] = bytes(data[: len(data) // 2])
+            self.fs.budget = 0
+            raise Crash()
+        self.buf.extend(data)
+        self.fs.files[self.name] = bytes(self.buf)
+        return len(data)
+
+    def flush(self):
+        pass
+
+    def read(self):
+        return bytes(self.buf)
+
+    def close(self):
+        pass
+
+
+class MemFS:
+    """Duck-typed filesystem: files in a dict; `budget` operations before a simulated crash."""
+
+    def __init__(self):
+        self.files = {}
+        self.budget = -1  # -1: never crash
+
+    def tick(self):
+        if self.budget == 0:
+            raise Crash()
+        if self.budget > 0:
+            self.budget -= 1
+
+    def open(self, name, mode):
+        if "r" in mode and name not in self.files:
+            raise OSError(2)
+        if "w" in mode:
+            self.tick()
+            self.files[name] = b""
+        return MemFile(self, name, mode)
+
+    def stat(self, name):
+        if name not in self.files:
+            raise OSError(2)
+        return (0,)
+
+    def remove(self, name):
+        self.tick()
+        if name not in self.files:
+            raise OSError(2)
+        del self.files[name]
+
+    def rename(self, a, b):
+        self.tick()
+        if b in self.files:  # like FAT: no rename onto an existing name
+            raise OSError(17)
+        self.files[b] = self.files.pop(a)
+
+
+def ctl_words(n):
+    return [1, 1, n, -n, 7, 0, n & 0x7F, 123456, 5, 10 * n, -(10 * n), 0,
+            n, 2 * n, 3, -4, 5, 6, (1 << 30) - 1]
+
+
+def cfg_words(cfg=None):
+    return persist.config_words(cfg or Config())
+
+
+def test_crc32_matches_the_ieee_check_value():
+    assert persist.crc32(b"123456789") == (0xCBF4, 0x3926)
+    assert persist.crc32(b"") == (0, 0)
+
+
+def test_round_trip_with_real_controller_state():
+    cfg = Config(band_up_kw=800, rating_kw=900, band_down_kw=700)
+    ctl = Controller(cfg)
+    words = ctl.state_words()
+    rec = persist.encode(42, words, persist.config_words(cfg))
+    seq, w2, c2 = persist.decode(rec)
+    assert seq == 42 and w2 == words
+    cfg2 = persist.config_from_words(c2)
+    assert cfg2.as_dict() == cfg.as_dict()
+    ctl2 = Controller(cfg2)
+    assert ctl2.restore(w2)
+    assert ctl2.state_words() == words
+
+
+def test_every_truncation_is_detected():
+    rec = persist.encode(3, ctl_words(3), cfg_words())
+    for n in range(len(rec)):
+        try:
+            persist.decode(rec[:n])
+        except persist.PersistError as e:
+            assert e.reason in ("short", "magic"), e.reason
+        else:
+            raise AssertionError("truncated to %d accepted" % n)
+
+
+def test_every_byte_corruption_is_detected():
+    rec = persist.encode(9, ctl_words(9), cfg_words())
+    for i in range(len(rec)):
+        bad = bytearray(rec)
+        bad[i] ^= 0x5A
+        try:
+            persist.decode(bad)
+        except persist.PersistError:
+            pass
+        else:
+            raise AssertionError("flip at byte %d accepted" % i)
+
+
+def test_other_format_or_layout_is_rejected():
+    rec = bytearray(persist.encode(1, ctl_words(1), cfg_words()))
+    rec[4] = persist.FORMAT + 1
+    try:
+        persist.decode(rec)
+        raise AssertionError("accepted")
+    except persist.PersistError as e:
+        assert e.reason == "version"
+    try:
+        persist.config_from_words(cfg_words()[:-1])
+        raise AssertionError("accepted")
+    except persist.PersistError as e:
+        assert e.reason == "layout"
+    bad = cfg_words()
+    bad[0] = 1  # cycle_ms below its range
+    try:
+        persist.config_from_words(bad)
+        raise AssertionError("accepted")
+    except persist.PersistError as e:
+        assert e.reason == "config"
+    assert len(cfg_words()) == N_FIELDS
+
+
+def test_sequence_numbers_wrap():
+    assert persist.newer(1, 0) and not persist.newer(0, 1)
+    assert persist.newer(0, persist.SEQ_MASK)
+    assert not persist.newer(5, 5)
+
+
+def test_store_save_load_and_fallbacks():
+    fs = MemFS()
+    st = StateStore("s.bin", fs, fs.open)
+    assert st.load() is None and st.status == ST_EMPTY
+    for n in range(1, 4):
+        assert st.save(ctl_words(n), cfg_words()) == n
+    st2 = StateStore("s.bin", fs, fs.open)
+    seq, words, cfg = st2.load()
+    assert (seq, words, st2.status) == (3, ctl_words(3), ST_OK)
+    assert cfg.as_dict() == Config().as_dict()
+    # the newest copy corrupt: fall back to the previous one, flagged
+    fs.files["s.bin"] = fs.files["s.bin"][:-3] + b"xyz"
+    seq, words, _ = st2.load()
+    assert seq == 2 and words == ctl_words(2)
+    assert st2.status & ST_FALLBACK and st2.status & ST_CORRUPT
+    # both corrupt: defaults, flagged
+    fs.files["s.bin.bak"] = b"garbage"
+    assert st2.load() is None and st2.status == ST_CORRUPT | ST_DEFAULTS
+    # saves go on; the fault clears once the garbage has rotated out of .bak
+    st2.save(ctl_words(7), cfg_words())
+    assert st2.load()[1] == ctl_words(7) and st2.status == ST_CORRUPT
+    st2.save(ctl_words(8), cfg_words())
+    assert st2.load()[1] == ctl_words(8) and st2.status == ST_OK
+
+
+def test_crash_at_every_point_of_a_save_keeps_a_good_record():
+    for crash_at in range(0, 12):
+        fs = MemFS()
+        st = StateStore("s.bin", fs, fs.open)
+        for n in range(1, 3):
+            st.save(ctl_words(n), cfg_words())
+        fs.budget = crash_at
+        try:
+            st.save(ctl_words(3), cfg_words())
+            done = True
+        except Crash:
+            done = False
+        fs.budget = -1
+        st2 = StateStore("s.bin", fs, fs.open)
+        seq, words, _ = st2.load()
+        assert seq in (2, 3) and words == ctl_words(seq)
+        if done:
+            assert seq == 3
+        assert not st2.status & ST_FAULT, (crash_at, st2.status, st2.reasons)
+        # and the store keeps working after the crash
+        st2.save(ctl_words(9), cfg_words())
+        assert st2.load()[1] == ctl_words(9) and st2.status == ST_OK
