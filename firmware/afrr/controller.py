@@ -52,7 +52,6 @@ ISP_MS = const(900000)
 MIN_MS = const(60000)
 N_TIES = const(8)
 N_MINUTES = const(15)
-SOC_EARLY_KJ = const(1000000)  # above this headroom no rating can empty/fill it in 4 s
 
 _FAULT_LOCAL = F_FREQ_INVALID | F_TIE_INVALID | F_STALE | F_SOC_INVALID | F_DT_INVALID
 _FAULT_REMOTE = F_STALE | F_SOC_INVALID | F_DT_INVALID | F_REMOTE_LOST | F_REMOTE_INVALID
@@ -243,21 +242,28 @@ class Controller:
 
     # ---- limits -----------------------------------------------------------------------------
     def _soc_limits(self, soc):
-        """(up, down) kW the battery can hold for one cycle without leaving its SoC window."""
+        """Upward/downward kW the battery may be set to without leaving its SoC window.
+
+        Horizon = one cycle + fat_s: the set-point may be held for a cycle, and from any
+        power p <= band the activation ramp (band/FAT) needs at most FAT to bring it back to 0.
+        p_max = headroom * efficiency / horizon, so a unit discharging (or charging) at its
+        limit sees the limit fall no faster than band/FAT: the guard does not force jumps.
+        """
         c = self.cfg
-        h = c.cycle_ms  # the set-point is held for one cycle
+        h = c.cycle_ms + c.fat_s * 1000  # ms
         head = soc - c.soc_min_x100
         if head <= 0:
             up = 0
         else:
             kj = (head * c.cap_kwh // 100) * 36  # 0.01 % * kWh -> kJ, floored (safe side)
-            up = SP_MAX_KW if kj >= SOC_EARLY_KJ else kj * c.eta_dis_pm // h
+            up = muldiv(kj, c.eta_dis_pm, h)  # kJ * eta / s
         head = c.soc_max_x100 - soc
         if head <= 0:
             down = 0
         else:
             kj = (head * c.cap_kwh // 100) * 36
-            down = SP_MAX_KW if kj >= SOC_EARLY_KJ else (kj * 1000 // h) * 1000 // c.eta_ch_pm
+            down = muldiv(kj, 1000, h)
+            down = SP_MAX_KW if down >= SP_MAX_KW else down * 1000 // c.eta_ch_pm
         self._lim_soc_up = up
         self._lim_soc_down = down
 

@@ -105,13 +105,13 @@ def test_output_inside_band_and_rating():
 
 
 def test_soc_guard_limits_discharge_near_minimum():
-    # 1000 kWh, soc 10.05 %: 0.05 % = 0.5 kWh = 1800 kJ above the 10 % floor; 4 s cycle,
-    # discharge efficiency 0.95: at most 1800 * 0.95 / 4 = 427 kW for one cycle.
-    ctl = _ctl(cap_kwh=1000, soc_min_x100=1000, eta_dis_pm=950, band_up_kw=1000)
+    # 1000 kWh at 11 %: 1 % = 10 kWh = 36 000 kJ above the 10 % floor. Horizon = one 4 s cycle
+    # + FAT 300 s = 304 s; discharge efficiency 0.95: 36 000 * 0.95 / 304 = 112.5 -> 112 kW.
+    ctl = _ctl(cap_kwh=1000, soc_min_x100=1000, eta_dis_pm=950, band_up_kw=1000, fat_s=300)
     m = ctl.meas
-    m.soc_x100, m.f_mhz = 1005, 49500
+    m.soc_x100, m.f_mhz = 1100, 49500
     o = ctl.step(m, 4000)
-    assert o.lim_up_kw == 427
+    assert o.lim_up_kw == 112
     assert o.flags & F_SOC_LIMIT
     m.soc_x100 = 1000
     assert ctl.step(m, 4000).lim_up_kw == 0
@@ -119,11 +119,12 @@ def test_soc_guard_limits_discharge_near_minimum():
 
 
 def test_soc_guard_limits_charge_near_maximum():
-    # 0.02 % of 1000 kWh = 720 kJ of room; charge efficiency 0.9: 720 / 4 / 0.9 = 200 kW
-    ctl = _ctl(cap_kwh=1000, soc_max_x100=9000, eta_ch_pm=900, band_down_kw=1000)
+    # 1 % of 1000 kWh = 36 000 kJ of room; 36 000 / 304 s = 118 kW of stored power;
+    # charge efficiency 0.9: 118 / 0.9 = 131 kW from the grid
+    ctl = _ctl(cap_kwh=1000, soc_max_x100=9000, eta_ch_pm=900, band_down_kw=1000, fat_s=300)
     m = ctl.meas
-    m.soc_x100 = 8998
-    assert ctl.step(m, 4000).lim_down_kw == 200
+    m.soc_x100 = 8900
+    assert ctl.step(m, 4000).lim_down_kw == 131
 
 
 def test_flexible_load_limits_follow_baseline():
