@@ -13,8 +13,8 @@ TICKS_PERIOD = 1 << 30  # firmware masks ticks_us() to 30 bits on every port (ha
 
 # Serial link: a pty given on the command line, not a UART
 UART_ID = None  # no UART: firmware/main.py opens the pty path it is given
-UART_TX_PIN = None
-UART_RX_PIN = None
+UART_TX_PIN = None  # no UART pins on the host
+UART_RX_PIN = None  # no UART pins on the host
 UART_BAUD = 115200  # assumed: the HIL rig's default line rate
 RS485_DE_PIN = None  # no transceiver on a pty
 LED_PIN = None  # no status LED
