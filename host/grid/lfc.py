@@ -36,6 +36,7 @@ class TsoLfc:
         self.igcc = np.zeros(na)       # MW, netting exchange per area, export +
         self.netted_up = np.zeros(na)   # MW per area, last cycle (IGCC+ import, >= 0)
         self.netted_down = np.zeros(na)  # MW per area (IGCC- export, >= 0)
+        self.exchange_kw = {}           # (a, b) -> kW from a to b, last netting
         self.borders = {}
         for t in world.ties:
             self.borders[(t.a, t.b)] = (t.cap_ab_mw * 1000.0, t.cap_ba_mw * 1000.0)
@@ -59,6 +60,7 @@ class TsoLfc:
         else:   # nothing to net when no two areas ask in opposite directions
             self.target = self.demand.copy()
             self.igcc[:] = 0.0
+            self.exchange_kw = {}
             self.netted_up[:] = 0.0
             self.netted_down[:] = 0.0
         return self.target
@@ -75,6 +77,7 @@ class TsoLfc:
             else:                               # per area, export +
                 ex[self.names.index(key)] += kw / 1000.0
         self.igcc = ex
+        self.exchange_kw = dict(res.exchange_kw)
         self.netted_up = np.array([res.netted_up_kw.get(n, 0.0) for n in self.names]) / 1000.0
         self.netted_down = np.array([res.netted_down_kw.get(n, 0.0)
                                      for n in self.names]) / 1000.0

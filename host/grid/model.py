@@ -4,8 +4,10 @@
 #   M_i d(df_i)/dt = pg_i + u_i - D_i df_i - sum_k inc[i,k] pt_k     M_i = 2 H_i S_i / f0
 #   Tg_i d(xg_i)/dt = -xg_i - G_i df_i + c_i                           governor (droop 1/R = G)
 #   Tt_i d(pg_i)/dt = -pg_i + xg_i                                     turbine / FCR provider
-# Per AC tie k from area a to b (export from a positive):
+# Per AC tie k from area a to b (export from a positive), flow F_k = pt_k + Dt_k (df_a - df_b):
 #   d(pt_k)/dt = 2 pi T_k (df_a - df_b)                               T_k synchronising [MW/rad]
+#   Dt_k [MW/Hz]: damping of the inter-area swing (damper windings, PSS; 0 in the benchmark)
+#   and sum_k inc[i,k] F_k replaces sum_k inc[i,k] pt_k in the swing equation.
 # u_i: exogenous injection (aFRR delivered + units + HVDC - load), MW, held over one step.
 # c_i: FCR nonlinearity correction (deadband, saturation), MW, held over one step:
 #   c_i = G_i df_i - sat(G_i * dz(df_i))   (c = 0 when there is no deadband or limit).
@@ -63,7 +65,21 @@ class Model:
             ia, ib = world.area_index(t.a), world.area_index(t.b)
             A[3 * na + k, ia] = 2.0 * math.pi * t.sync_mw
             A[3 * na + k, ib] = -2.0 * math.pi * t.sync_mw
+        # flow map: F = Cf x (tie flows, MW); damping enters the swing equations through it
+        cf = np.zeros((nt, n))
+        for k, t in enumerate(world.ties):
+            ia, ib = world.area_index(t.a), world.area_index(t.b)
+            cf[k, 3 * na + k] = 1.0
+            cf[k, ia] += t.damp_mw_per_hz
+            cf[k, ib] -= t.damp_mw_per_hz
+        for i in range(na):
+            A[i, :] -= (self.inc[i] @ (cf - np.eye(nt, n, 3 * na))) / self.m[i]
+        self.cf = cf
         self.A, self.Bu, self.Bc = A, Bu, Bc
+
+    def flows(self, x):
+        """AC tie flows (MW, a -> b) from one state (n,) or many states (..., n)."""
+        return x @ self.cf.T
 
     def discretise(self, dt_s):
         """Exact ZOH: returns Ad (n,n), Bud (n,na), Bcd (n,na)."""

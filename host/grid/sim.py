@@ -117,7 +117,7 @@ class Simulator:
         return self._xs[0]
 
     def _ties_export(self, x):
-        return self.model.inc @ x[self.model.i_pt]
+        return self.model.inc @ self.model.flows(x)
 
     def _lfc_cycle(self):
         x = self._state()
@@ -177,7 +177,7 @@ class Simulator:
             x[:na] = imposed[j]
             pg = x[m.i_pg]
             ne = pg + u[j] - m.d * imposed[j] - m.m * (imposed[j] - df_old) / self.dt
-            x[m.i_pt] = self._tie_solve @ ne[keep]
+            x[m.i_pt] = self._tie_solve @ ne[keep]   # all df equal: no damping term
             if m.nonlinear:
                 dz = imposed[j] - np.clip(imposed[j], -m.db_hz, m.db_hz)
                 nxt[self._n:] = m.g * imposed[j] - np.clip(m.g * dz, -m.fcr_max, m.fcr_max)
@@ -206,7 +206,7 @@ class Simulator:
         m = self.model
         x = self._buf[sel + 1, :self._n]
         df = x[:, m.i_df]
-        pt = x[:, m.i_pt]
+        pt = m.flows(x)
         ex = pt @ m.inc.T
         ace = ex - self.lfc.sched - self.lfc.igcc + self.lfc.k * df
         na = self._na
@@ -250,8 +250,7 @@ class Simulator:
 
     # ---- measurements -------------------------------------------------------------------
     def _area_ties(self, i):
-        x = self._state()
-        pt = x[self.model.i_pt]
+        pt = self.model.flows(self._state())
         out = {}
         for k, name in enumerate(self.tie_names):
             s = self.model.inc[i, k]
@@ -286,8 +285,7 @@ class Simulator:
 
     def tie_flows_mw(self):
         """AC tie flows (MW, from a to b) by tie name."""
-        x = self._state()
-        return dict(zip(self.tie_names, (float(v) for v in x[self.model.i_pt])))
+        return dict(zip(self.tie_names, (float(v) for v in self.model.flows(self._state()))))
 
 
 def steps_for(hours, step_ms):

@@ -52,6 +52,7 @@ TIE_FIELDS = {
     "a": ("str", None, None, None),
     "b": ("str", None, None, None),
     "sync_mw": ("float", 1e-6, 1e9, None),           # MW/rad: dP/dt = 2*pi*sync_mw*(dfa-dfb)
+    "damp_mw_per_hz": ("float", 0.0, 1e9, 0.0),      # MW/Hz flow term d*(dfa-dfb), damping
     "cap_ab_mw": ("float", 0.0, _INF, _INF),         # free capacity a->b for balancing
     "cap_ba_mw": ("float", 0.0, _INF, _INF),
     "name": ("str", None, None, ""),
@@ -115,6 +116,7 @@ class Tie:
     a: str
     b: str
     sync_mw: float
+    damp_mw_per_hz: float
     cap_ab_mw: float
     cap_ba_mw: float
     name: str = ""

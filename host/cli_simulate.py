@@ -1,0 +1,123 @@
+# `python -m host simulate`: run a world's scenario, write CSV, PNG plots and metrics.json.
+import json
+import pathlib
+
+import numpy as np
+
+HELP = "run the grid emulator on a world file and write CSV, plots and metrics.json"
+
+
+def configure(p):
+    p.add_argument("world", help="world TOML file, e.g. host/worlds/baltic.toml")
+    p.add_argument("--scenario", default="quiet",
+                   help="scenario name from the world file (default: quiet)")
+    p.add_argument("--hours", type=float, default=None,
+                   help="simulated hours (default: the scenario's 'hours', or the trace length)")
+    p.add_argument("--out", default="out/simulate", help="output folder (default out/simulate)")
+    p.add_argument("--seed", type=int, default=1, help="noise seed (default 1)")
+    p.add_argument("--step-ms", type=int, default=100, help="integration step (default 100)")
+    p.add_argument("--record-ms", type=int, default=1000,
+                   help="CSV sample period (default 1000 ms)")
+    p.add_argument("--no-netting", action="store_true", help="switch IGCC netting off")
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _col(rec, prefix, area):
+    return rec["data"][:, rec["columns"].index("%s_%s" % (prefix, area))]
+
+
+def metrics(sim, rec, wall_s):
+    w = sim.world
+    from host.metrics import elia_minute_table, frce_quality, frequency_quality, isp_energy
+    t = rec["data"][:, 0]
+    out = {"world": w.name, "scenario": sim.scenario.name, "seed": sim.seed,
+           "step_ms": sim.step_ms, "sim_seconds": float(sim.t_ms / 1000.0),
+           "wall_seconds": wall_s,
+           "sim_seconds_per_wall_second": float(sim.t_ms / 1000.0 / wall_s) if wall_s else None,
+           "netting": bool(sim.lfc.netting), "areas": {}}
+    elia = {}
+    for i, a in enumerate(w.areas):
+        ace = _col(rec, "ace_mw", a.name)
+        afrr = _col(rec, "afrr_mw", a.name)
+        igcc = _col(rec, "igcc_mw", a.name)
+        dt_rec = float(t[1] - t[0]) if len(t) > 1 else 1.0
+        isp = isp_energy(t - dt_rec, afrr, w.isp_s)
+        out["areas"][a.name] = {
+            "frequency_annex3": frequency_quality(rec["df_hz"][:, i], rec["dt_s"]),
+            "frce_art128": frce_quality(ace, dt_rec, a.frce_l1_mw, a.frce_l2_mw),
+            "afrr_up_mwh": float(sum(r["up_mwh"] for r in isp)),
+            "afrr_down_mwh": float(sum(r["down_mwh"] for r in isp)),
+            "igcc_import_mwh": float(np.sum(np.maximum(-igcc, 0)) * dt_rec / 3600.0),
+            "igcc_export_mwh": float(np.sum(np.maximum(igcc, 0)) * dt_rec / 3600.0),
+            "isp_energy": isp,
+        }
+        elia[a.name] = elia_minute_table(t - dt_rec, ace, afrr, igcc, w.isp_s)
+    return out, elia
+
+
+def _plots(sim, rec, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    t = rec["data"][:, 0] / 60.0
+    names = sim.names
+    panels = [("frequency.png", "frequency deviation (mHz)", "df_mhz", names),
+              ("ace.png", "ACE per area (MW, + = surplus)", "ace_mw", names),
+              ("ties.png", "AC tie flows (MW, a -> b)", "tie_mw", sim.tie_names),
+              ("afrr.png", "aFRR delivered by providers (MW, + = upward)", "afrr_mw", names),
+              ("netting.png", "IGCC netting exchange (MW, + = export)", "igcc_mw", names)]
+    files = []
+    for fname, title, prefix, keys in panels:
+        fig, ax = plt.subplots(figsize=(10, 4))
+        for k in keys:
+            ax.plot(t, _col(rec, prefix, k), lw=0.8, label=k)
+        ax.set_title("%s: %s, scenario %s" % (title, sim.world.name, sim.scenario.name))
+        ax.set_xlabel("time (min)")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / fname, dpi=100)
+        plt.close(fig)
+        files.append(fname)
+    return files
+
+
+def main(args):
+    from tqdm import tqdm
+
+    from host.grid import load_world
+    from host.grid.run import run_scenario
+    world = load_world(args.world)
+    if args.scenario not in world.scenarios:
+        raise ValueError("%s: scenario: unknown %r (known: %s)"
+                         % (args.world, args.scenario, ", ".join(world.scenarios)))
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(unit="sim s", disable=args.quiet, dynamic_ncols=True)
+    sc = world.scenarios[args.scenario]
+    bar.total = round((args.hours if args.hours is not None else sc.hours) * 3600)
+    try:
+        sim, rec, wall = run_scenario(world, args.scenario, hours=args.hours, seed=args.seed,
+                                      step_ms=args.step_ms, record_ms=args.record_ms,
+                                      netting=not args.no_netting, progress=bar.update)
+    finally:
+        bar.close()
+    csv_path = out / "timeseries.csv"
+    np.savetxt(csv_path, rec["data"], delimiter=",", fmt="%.6g",
+               header=",".join(rec["columns"]), comments="")
+    m, elia = metrics(sim, rec, wall)
+    for area, rows in elia.items():
+        from host.metrics.energy import ELIA_COLUMNS
+        with open(out / ("elia_minutes_%s.csv" % area), "w") as fh:
+            fh.write(",".join(ELIA_COLUMNS) + "\n")
+            for r in rows:
+                fh.write(",".join("%.6g" % r[c] for c in ELIA_COLUMNS) + "\n")
+    m["files"] = ["timeseries.csv"] + ["elia_minutes_%s.csv" % a for a in elia]
+    if not args.no_plots:
+        m["files"] += _plots(sim, rec, out)
+    (out / "metrics.json").write_text(json.dumps(m, indent=1))
+    print("%s / %s: %.0f sim s in %.1f s wall (%.0f sim s per s); results in %s"
+          % (world.name, sim.scenario.name, sim.t_ms / 1000.0, wall,
+             sim.t_ms / 1000.0 / max(wall, 1e-9), out))
+    return 0

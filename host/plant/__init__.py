@@ -1,0 +1,4 @@
+# Unit plant models: battery and flexible load turning a set-point into delivered power.
+from .models import Battery, FlexLoad, PlantError
+
+__all__ = ["Battery", "FlexLoad", "PlantError"]

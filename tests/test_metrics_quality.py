@@ -1,0 +1,70 @@
+# FRCE quality (SO GL Art. 128), Annex III frequency quality, ISP energy and the Elia table.
+import numpy as np
+import pytest
+
+from host.metrics import elia_minute_table, frce_quality, frequency_quality, isp_energy
+
+
+def test_frce_quality_counts_intervals():
+    # 10 intervals of 900 s at 1 s: 3 with mean 20 MW (> L1 = 10), 1 of them 40 MW (> L2 = 30)
+    x = np.zeros(9000)
+    x[0:900] = 20.0
+    x[900:1800] = -20.0
+    x[1800:2700] = 40.0
+    r = frce_quality(x, 1.0, 10.0, 30.0)
+    assert r["intervals"] == 10
+    assert r["share_outside_level1"] == pytest.approx(0.3)
+    assert r["share_outside_level2"] == pytest.approx(0.1)
+    assert not r["level1_ok"] and not r["level2_ok"]
+    r = frce_quality(x, 1.0, 10.0, 50.0, interval_s=1800)
+    assert r["intervals"] == 5
+    assert r["share_outside_level1"] == pytest.approx(0.2)  # +-20 cancel in the first pair
+    assert r["level2_ok"]
+
+
+def test_frequency_quality_hand_built():
+    dt = 0.1
+    df = np.zeros(36000)               # 1 h at 100 ms
+    df[1000:1000 + 6000] = -0.060      # 10 min at -60 mHz: outside the standard range
+    df[20000:20010] = np.linspace(0, 0.1, 10)   # a fast ramp: 0.1 Hz in 0.9 s
+    df[20010:20600] = 0.1
+    r = frequency_quality(df, dt)
+    assert r["minutes_outside_standard"] == pytest.approx(10.0 + 0.1 * 596 / 60, abs=0.02)
+    assert r["max_abs_df_mhz"] == pytest.approx(100.0)
+    assert r["longest_excursion_s"] == pytest.approx(600.0)
+    assert r["excursions_over_alert_trigger"] == 1
+    assert r["time_to_restore_ok"]
+    # steepest 500 ms window: the 100 mHz drop back to 0 in one sample, seen over 0.5 s
+    assert r["max_rocof_hz_s"] == pytest.approx(0.1 / 0.5, rel=1e-6)
+    smooth = np.zeros(3000)               # the same ramp with gentle edges elsewhere
+    smooth[1000:1010] = np.linspace(0, 0.1, 10)
+    smooth[1010:1500] = 0.1
+    smooth[1500:2500] = np.linspace(0.1, 0.0, 1000)
+    r = frequency_quality(smooth, dt)
+    assert r["max_rocof_hz_s"] == pytest.approx(5 * 0.1 / 9 / 0.5, rel=1e-6)
+    assert r["max_instantaneous_ok"]
+
+
+def test_isp_energy_up_and_down():
+    t = np.arange(0, 1800.0, 1.0)
+    p = np.where(t < 900, 40.0, -20.0)          # MW
+    rows = isp_energy(t, p, 900)
+    assert [r["isp"] for r in rows] == [0, 1]
+    assert rows[0]["up_mwh"] == pytest.approx(10.0) and rows[0]["down_mwh"] == 0
+    assert rows[1]["down_mwh"] == pytest.approx(5.0) and rows[1]["up_mwh"] == 0
+
+
+def test_elia_minute_table_averages_elapsed_part():
+    t = np.arange(0, 900.0, 1.0)
+    ace = np.where(t < 60, -10.0, 0.0)
+    afrr = np.where(t < 120, 0.0, 30.0)
+    igcc = np.full_like(t, -5.0)                # importing 5 MW through netting: IGCC+
+    rows = elia_minute_table(t, ace, afrr, igcc, 900)
+    assert len(rows) == 15 and rows[0]["minute"] == 1 and rows[-1]["minute"] == 15
+    r1, r3 = rows[0], rows[2]
+    assert r1["ace_mw"] == pytest.approx(-10.0)
+    assert r1["igcc_up_mw"] == pytest.approx(5.0) and r1["igcc_down_mw"] == 0
+    assert r1["si_mw"] == pytest.approx(-10.0 - 5.0)         # SI = ACE - NRV
+    assert r3["ace_mw"] == pytest.approx(-10.0 / 3)
+    assert r3["afrr_up_mw"] == pytest.approx(10.0)          # 30 MW over 1 of 3 minutes
+    assert r3["si_mw"] == pytest.approx(-10.0 / 3 - 10.0 - 5.0)
