@@ -1,0 +1,105 @@
+# `make deploy BOARD=<name> PORT=<dev>`: copy build/<name>/ onto the board with mpremote, reset it.
+#
+#   python tools/deploy.py <board> <port> [--build DIR] [--dry-run]
+#   python tools/deploy.py <board> <port> --check   (only check that a board is attached; for hil)
+#
+# Every failure is one line on stderr and a non-zero exit status, never a traceback:
+#   2  usage: no board or port given, unknown board, or the Unix port (nothing to flash)
+#   3  the serial port does not exist (no board attached)
+#   1  the build failed or mpremote failed (its last line is shown)
+import argparse
+import os
+import pathlib
+import subprocess
+import sys
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+sys.path.insert(0, str(ROOT))
+
+
+class DeployError(Exception):
+    def __init__(self, msg, code):
+        super().__init__(msg)
+        self.code = code
+
+
+def check_target(board, port):
+    """Validate board and port; returns the board module. Raises DeployError."""
+    import boards
+
+    if not board:
+        raise DeployError("no BOARD given: make deploy BOARD=rp2_pico PORT=/dev/ttyACM0", 2)
+    if board not in boards.NAMES:
+        raise DeployError("unknown board %r; known: %s" % (board, ", ".join(boards.NAMES)), 2)
+    if board == "unix":
+        raise DeployError("board 'unix' is the MicroPython Unix port on this machine: nothing "
+                          "to flash (make run, or make hil BOARD=unix)", 2)
+    if not port:
+        raise DeployError("no PORT given for %s: make deploy BOARD=%s PORT=/dev/ttyACM0 "
+                          "(`mpremote devs` lists attached boards)" % (board, board), 2)
+    is_path = "://" not in port and os.sep in port  # not an mpremote shortcut or a URL
+    if is_path and not os.path.exists(port):
+        raise DeployError("serial port %s not found: is the %s plugged in?" % (port, board), 3)
+    import importlib
+
+    return importlib.import_module("boards." + board)
+
+
+def mpremote_cmd(port, build_dir):
+    """The mpremote command line: copy every top-level entry of the build, then hard reset."""
+    exe = pathlib.Path(sys.executable).parent / "mpremote"
+    entries = sorted(p.name for p in pathlib.Path(build_dir).iterdir())
+    return [str(exe) if exe.exists() else "mpremote", "connect", port,
+            "fs", "cp", "-r", *entries, ":", "+", "reset"]
+
+
+def deploy(board, port, build_root=None, dry_run=False):
+    check_target(board, port)
+    build_dir = pathlib.Path(build_root or ROOT / "build") / board
+    if not build_dir.is_dir():
+        import build_firmware
+
+        try:
+            build_firmware.build(board, build_dir.parent)
+        except build_firmware.BuildError as e:
+            raise DeployError(str(e), 1)
+    cmd = mpremote_cmd(port, build_dir)
+    if dry_run:
+        print(" ".join(cmd))
+        return 0
+    try:
+        r = subprocess.run(cmd, cwd=build_dir, capture_output=True, text=True, timeout=300)
+    except FileNotFoundError:
+        raise DeployError("mpremote not found: run `make venv` (requirements.txt pins it)", 1)
+    except subprocess.TimeoutExpired:
+        raise DeployError("mpremote timed out on %s" % port, 1)
+    if r.returncode != 0:
+        lines = (r.stderr or r.stdout).strip().splitlines()
+        raise DeployError("mpremote failed on %s: %s" % (port, lines[-1] if lines else
+                                                        "exit %d" % r.returncode), 1)
+    print("deployed build/%s to %s and reset it" % (board, port))
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="deploy.py", description="Copy build/<board>/ onto a "
+                                 "board with mpremote and reset it.")
+    ap.add_argument("board", nargs="?", default=os.environ.get("BOARD", ""))
+    ap.add_argument("port", nargs="?", default=os.environ.get("PORT", ""))
+    ap.add_argument("--build", default=None, help="build root (default build/)")
+    ap.add_argument("--dry-run", action="store_true", help="print the mpremote command only")
+    ap.add_argument("--check", action="store_true", help="only check board and port")
+    args = ap.parse_args(argv)
+    try:
+        if args.check:
+            check_target(args.board, args.port)
+            return 0
+        return deploy(args.board, args.port, args.build, args.dry_run)
+    except DeployError as e:
+        print("deploy: error: %s" % e, file=sys.stderr)
+        return e.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
