@@ -1,0 +1,160 @@
+# World files, trace replay and the `python -m host simulate` CLI: errors name file, line, field.
+import json
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from host.__main__ import main as host_main
+from host.grid import Simulator, TraceError, WorldError, load_trace, load_world
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+TWO = ROOT / "host/worlds/two_area.toml"
+BALTIC = ROOT / "host/worlds/baltic.toml"
+TOLEDO = ROOT.parent / "shared/data/toledo-blackout-2025-04-28/toledo-2025-04-28.csv"
+
+
+def _line_of(text, needle):
+    return next(i for i, ln in enumerate(text.splitlines(), 1) if needle in ln)
+
+
+def test_every_world_parameter_has_a_source_or_assumed():
+    for path in (TWO, BALTIC):
+        section = ""
+        for no, line in enumerate(path.read_text().splitlines(), 1):
+            s = line.strip()
+            if s.startswith("["):
+                section = s
+                continue
+            if not s or s.startswith("#") or "=" not in s or section.startswith("[scenarios"):
+                continue
+            key = s.split("=", 1)[0].strip()
+            if key in ("name", "description", "a", "b", "area", "events", "trace", "kind"):
+                continue
+            comment = line.split("#", 1)[1] if "#" in line else ""
+            assert "assumed" in comment or "BRIEF" in comment or "SO GL" in comment, \
+                "%s:%d: %s has no source" % (path.name, no, key)
+
+
+@pytest.mark.parametrize("old,new,field,msg,needle", [
+    ("inertia_h_s = 4.0               # assumed\nd_mw_per_hz = 15.0",
+     "inertia_h_s = -4.0\nd_mw_per_hz = 15.0", "areas.LT.inertia_h_s", "must be in",
+     "inertia_h_s = -4.0"),
+    ("tg_s = 0.5                      # assumed\ntt_s = 6.0                      # assumed\n"
+     "afrr_up_mw = 120.0", "tg_s = 0.5\ntt_s = \"slow\"\nafrr_up_mw = 120.0",
+     "areas.LT.tt_s", "must be a number", 'tt_s = "slow"'),
+    ("base_mw = 1500.0", "base_mw = 1500.0\nbase_mv = 3.0", "areas.LT.base_mv", "unknown field",
+     "base_mv"),
+    ('b = "LV"', 'b = "LX"', "ties.2.b", "unknown area", 'b = "LX"'),
+    ('kind = "hvdc_trip", link = "nordbalt"', 'kind = "hvdc_trip", link = "nordbolt"',
+     "scenarios.nordbalt_trip.events.0.link", "unknown hvdc link", "nordbolt"),
+])
+def test_bad_world_names_file_line_field(tmp_path, old, new, field, msg, needle):
+    text = BALTIC.read_text()
+    assert old in text
+    bad = text.replace(old, new, 1)
+    p = tmp_path / "bad.toml"
+    p.write_text(bad)
+    with pytest.raises(WorldError) as e:
+        load_world(p)
+    s = str(e.value)
+    assert s.startswith("%s:" % p)
+    assert field in s and msg in s
+    assert e.value.line == _line_of(bad, needle), s
+
+
+def test_syntax_error_and_missing_field(tmp_path):
+    p = tmp_path / "w.toml"
+    p.write_text('[world]\nname = "x"\n[areas.A]\nbase_mw = = 3\n')
+    with pytest.raises(WorldError) as e:
+        load_world(p)
+    assert e.value.line == 4
+    p.write_text('[world]\nname = "x"\n[areas.A]\nbase_mw = 3.0\n')
+    with pytest.raises(WorldError) as e:
+        load_world(p)
+    assert "inertia_h_s" in str(e.value) and e.value.line == 3
+
+
+def test_unknown_scenario():
+    with pytest.raises(WorldError, match="unknown 'nope'"):
+        Simulator(load_world(TWO), scenario="nope")
+
+
+def test_trace_formats_and_garbage(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("timestamp,hz\n0,50.0\n2,50.01\n\n# gap\n4,49.99\n")
+    t, f = load_trace(p)
+    assert list(t) == [0, 2, 4] and list(f) == [50.0, 50.01, 49.99]
+    p.write_text("2025-04-28T09:00:00Z,50.0\n2025-04-28T09:00:02Z,50.02\n")   # no header
+    t, f = load_trace(p)
+    assert list(t) == [0, 2]
+    for body, line, col in [
+        ("utc,f_hz\n0,50\n2,fifty\n", 3, "hz"),
+        ("utc,f_hz\n0,50\nyesterday,50\n", 3, "time"),
+        ("utc,f_hz\n0,50\n0,50.1\n", 3, "time"),
+        ("utc,f_hz\n0,50\n2,nan\n", 3, "hz"),
+        ("utc,f_hz\n0,50\n2,50,1\n", 3, "row"),
+        ("utc,f_hz\n0,50\n2,40.0\n", 3, "hz"),
+    ]:
+        p.write_text(body)
+        with pytest.raises(TraceError) as e:
+            load_trace(p)
+        assert e.value.line == line and e.value.field == col, str(e.value)
+        assert str(e.value).startswith("%s:%d: %s:" % (p, line, col))
+
+
+@pytest.mark.skipif(not TOLEDO.exists(), reason="shared Toledo trace not present")
+def test_toledo_replay_imposes_frequency_and_flows_follow():
+    t, f = load_trace(TOLEDO, 50.0, "2025-04-28T10:33:14Z")
+    assert len(t) == 2790 and f.min() >= 49.9
+    with pytest.raises(TraceError) as e:
+        load_trace(TOLEDO)    # the dead-bus artefacts (40 Hz) are refused, with the line
+    assert e.value.line is not None
+    w = load_world(BALTIC)
+    sim = Simulator(w, scenario="toledo_replay", step_ms=100)
+    sim.start_recording(1000)
+    sim.advance(600_000)
+    rec = sim.recording()
+    col = {c: rec["data"][:, i] for i, c in enumerate(rec["columns"])}
+    want = (np.interp(col["t_s"], t, f) - 50.0) * 1000.0
+    for a in sim.names:
+        assert np.max(np.abs(col["df_mhz_" + a] - want)) < 1e-6
+    # the Baltic areas respond to CE's frequency with their own FCR and export it; their
+    # ACE stays small (K close to their response), the slack CE covers the rest
+    for a in ("LT", "LV", "EE"):
+        assert np.max(np.abs(col["ace_mw_" + a])) < 5.0
+    assert np.std(col["tie_mw_LT-PL"]) > 0.1
+
+
+def test_cli_simulate_writes_outputs(tmp_path):
+    rc = host_main(["simulate", str(TWO), "--scenario", "step_lfc", "--hours", "0.05",
+                    "--out", str(tmp_path), "--quiet"])
+    assert rc == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["scenario"] == "step_lfc" and m["sim_seconds"] == pytest.approx(180.0)
+    for f in ("timeseries.csv", "frequency.png", "ace.png", "ties.png", "afrr.png",
+              "netting.png", "elia_minutes_area1.csv"):
+        assert (tmp_path / f).stat().st_size > 0, f
+    head = (tmp_path / "timeseries.csv").read_text().splitlines()
+    assert head[0].startswith("t_s,df_mhz_area1") and len(head) == 181
+    a1 = m["areas"]["area1"]
+    assert a1["frequency_annex3"]["max_abs_df_mhz"] > 5
+    assert a1["afrr_up_mwh"] > 0
+
+
+def test_cli_bad_file_is_one_line_no_traceback(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text(TWO.read_text().replace("tg_s = 0.08", "tg_s = -0.08", 1))
+    r = subprocess.run([sys.executable, "-m", "host", "simulate", str(p), "--out",
+                        str(tmp_path / "o"), "--quiet"], capture_output=True, text=True,
+                       cwd=ROOT)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr
+    assert "bad.toml:%d: areas.area1.tg_s" % _line_of(p.read_text(), "tg_s = -0.08") \
+        in lines[0]
+    r = subprocess.run([sys.executable, "-m", "host", "simulate", "--help"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "--scenario" in r.stdout and "--hours" in r.stdout
