@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import pathlib
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 
@@ -136,7 +137,8 @@ def load_market(path):
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise MarketFileError(f"{path}: syntax: {e}") from None
+        m = re.search(r"line (\d+)", str(e))
+        raise MarketFileError(f"{path}:{m.group(1) if m else '?'}: syntax: {e}") from None
     idx = _lines(text)
 
     def fail(where, msg):
