@@ -30,6 +30,7 @@ class TsoLfc:
         self.k = np.array([x.k_mw_per_hz for x in a])
         self.sched = np.array([x.sched_export_mw for x in a])
         na = len(a)
+        self.active = np.ones(na, dtype=bool)   # areas whose TSO LFC runs
         self.integ = np.zeros(na)      # MW*s, integral of ACE
         self.demand = np.zeros(na)     # MW, PI output (+ = upward)
         self.target = np.zeros(na)     # MW, after netting: what providers are asked for
@@ -51,10 +52,11 @@ class TsoLfc:
             self.demand[:] = 0.0
             self.target[:] = 0.0
             return self.target
-        self.integ += ace_mw * dt_s
+        self.integ += np.where(self.active, ace_mw, 0.0) * dt_s
         i_term = np.clip(-self.integ / self.tr, -self.down, self.up)
         self.integ = -i_term * self.tr
         self.demand = np.clip(-self.beta * ace_mw + i_term, -self.down, self.up)
+        self.demand[~self.active] = 0.0
         if self.netting and np.any(self.demand > 0) and np.any(self.demand < 0):
             self._net()
         else:   # nothing to net when no two areas ask in opposite directions

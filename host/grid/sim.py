@@ -5,7 +5,9 @@
 # (disturbances, provider ramps, unit powers), so W = U Bud^T is one matrix product per cycle and
 # the per-step work is a handful of preallocated numpy calls.
 # Trace replay: df is imposed on every area; each non-slack area's net export then follows from
-# its balance, pg + u - D df - M d(df)/dt, and the AC tie flows from the network incidence.
+# its balance, pg + u - D df - M d(df)/dt, and the AC tie flows from the network incidence
+# (exact for a radial network, least-squares for a meshed one). The slack area (world.slack)
+# absorbs the imbalance the trace implies; its own LFC is off.
 import math
 import pathlib
 
@@ -75,6 +77,9 @@ class Simulator:
             self._keep = keep
             self._tie_solve = np.linalg.pinv(m.inc[keep, :])
             self._buf[0, :na] = np.interp(0.0, tt, ff - world.f0_hz)
+            # the slack area carries the trace's imbalance; its aFRR could not move an
+            # imposed frequency, so its LFC is off during replay
+            self.lfc.active[slack] = False
         self._rec = None
 
     # ---- external units -------------------------------------------------------------
