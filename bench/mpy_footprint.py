@@ -1,0 +1,114 @@
+# Unix-port workload for the footprint benchmark: the firmware's run-time objects on one heap.
+#
+#   micropython -X heapsize=N bench/mpy_footprint.py <module dir> <board> <steps> <state path>
+#
+# Imports the compiled modules from <module dir> (build/<board>/), builds what main.py builds
+# (Config with the board's unit defaults, Controller, register bank, Modbus RTU endpoint, the
+# frequency meter fed by the zero-crossing ring buffer, the watchdog feeder, the state store) and
+# runs <steps> lock-step cycles: one FC23 request through the Modbus codec (measurements + new
+# simulated time -> one control step -> reply), 50 zero-crossing edges through the IRQ ring
+# buffer into the meter, a feed of the watchdog, and a state save every 225 steps (15 min).
+# Prints "ok <steps> <p_set_kw> <steps run> <live bytes after start> <live bytes at the end>";
+# a MemoryError means the heap was too small.
+import gc
+import sys
+
+sys.path[:0] = [sys.argv[1], "."]  # the module dir, or "firmware" plus the repo root
+STEPS = int(sys.argv[3])
+STATE = sys.argv[4]
+
+import boards  # noqa: E402
+
+board = boards.load(sys.argv[2])
+
+from hal.store import StateStore  # noqa: E402
+from hal.wdt import Feeder  # noqa: E402
+from hal.zerocross import TICK_PERIOD, ZeroCross  # noqa: E402
+
+from afrr import persist  # noqa: E402
+from afrr.config import Config  # noqa: E402
+from afrr.controller import MODE_LOCAL, Controller  # noqa: E402
+from afrr.freqmeas import FreqMeter  # noqa: E402
+from afrr.modbus import RTU, crc16  # noqa: E402
+from afrr.regmap import LOCKSTEP_WRITE_ADDR, LOCKSTEP_WRITE_COUNT  # noqa: E402
+from afrr.unitregs import UnitRegisters  # noqa: E402
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0
+
+    def __call__(self):
+        return self.t
+
+
+class NullWDT:
+    def feed(self):
+        pass
+
+
+cfg = Config(**board.UNIT_DEFAULTS)
+ctl = Controller(cfg)
+ctl.set_mode(MODE_LOCAL)
+bank = UnitRegisters(ctl, cfg, 1, True)
+rtu = RTU(bank)
+bank.rtu = rtu
+clk = Clock()
+zc = ZeroCross(clk, 64)
+fm = FreqMeter(n_avg=50, tick_period=TICK_PERIOD)
+feeder = Feeder(NullWDT())
+store = StateStore(STATE)
+store.load()
+
+# one preallocated FC23 request: read 16 input-mirror registers, write the lock-step block
+n_w = LOCKSTEP_WRITE_COUNT
+req = bytearray(13 + 2 * n_w)
+hdr = (1, 0x17, 0x00, 0x80, 0x00, 16, LOCKSTEP_WRITE_ADDR >> 8, LOCKSTEP_WRITE_ADDR & 0xFF,
+       0x00, n_w, 2 * n_w)
+for i in range(11):
+    req[i] = hdr[i]
+
+
+def put(reg, v, s32):
+    p = 11 + 2 * (reg - LOCKSTEP_WRITE_ADDR)
+    if s32:
+        req[p] = (v >> 24) & 0xFF
+        req[p + 1] = (v >> 16) & 0xFF
+        p += 2
+    req[p] = (v >> 8) & 0xFF
+    req[p + 1] = v & 0xFF
+
+
+gc.collect()
+live_start = gc.mem_alloc()  # bytes live once everything main.py builds exists
+sim_ms = 0
+t_us = 0
+p_set = 0
+for k in range(STEPS):
+    f_mhz = 50000 + ((k * 37) % 301) - 150
+    sim_ms += 4000
+    put(0x0000, f_mhz, False)  # f_mhz
+    put(0x0001, MODE_LOCAL, False)  # mode
+    put(0x0014, 5000, False)  # soc_x100
+    put(0x0015, 100, False)  # age_ms
+    put(0x001A, (k * 4000) % 86400000, True)  # tod_ms
+    put(0x001C, sim_ms, True)  # sim_time_ms: runs one step
+    c = crc16(req, len(req) - 2)
+    req[-2] = c & 0xFF
+    req[-1] = c >> 8
+    rtu.feed_bytes(req)
+    n = rtu.complete()
+    if n <= 0:
+        raise SystemExit("no reply at step %d" % k)
+    for _ in range(50):
+        t_us += 1000000000 // f_mhz
+        clk.t = t_us
+        zc.irq(None)
+    zc.drain(fm)
+    fm.read(zc.now())
+    feeder.step_done(True, 0)
+    if k % 225 == 224:
+        store.save(ctl.state_words(), persist.config_words(cfg))
+    p_set = ctl.out.p_set_kw
+gc.collect()
+print("ok", STEPS, p_set, bank.steps, live_start, gc.mem_alloc())

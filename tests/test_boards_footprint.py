@@ -1,0 +1,24 @@
+# The footprint benchmark measures what it claims: .mpy size per board and the smallest heap.
+import json
+import subprocess
+
+from bench import bench_footprint
+from conftest import MICROPYTHON, ROOT
+
+
+def test_footprint_row_for_the_smallest_board():
+    (row,) = bench_footprint.footprint(["pyboard_v11"])
+    assert row["bench"] == "footprint" and row["board"] == "pyboard_v11"
+    assert 10000 < row["mpy_bytes"] < 40 * 1024  # issue target: under 40 KB of .mpy
+    assert row["build_bytes"] <= row["flash_budget_bytes"]
+    # measured on the 64-bit Unix port: an upper bound for a 32-bit board; regression guard
+    assert row["live_heap_after_start_bytes"] < row["peak_heap_bytes"] <= 128 * 1024
+    json.dumps(row)
+
+
+def test_workload_fails_cleanly_below_its_peak(tmp_path):
+    # the search relies on a MemoryError, not a crash, when the heap is too small
+    r = subprocess.run([str(MICROPYTHON), "-X", "heapsize=16384", "bench/mpy_footprint.py",
+                        "firmware", "unix", "10", str(tmp_path / "s.bin")], cwd=ROOT,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "MemoryError" in r.stdout + r.stderr
