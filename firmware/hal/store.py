@@ -153,3 +153,57 @@ def open_store(board, path=None):
 
     sync = None if board.NAME == "unix" else getattr(os, "sync", None)
     return StateStore(path or board.STATE_PATH, os, open, sync)
+
+
+ST_REJECTED = 0x10  # a record loaded but the controller refused its words (Controller.restore)
+
+
+def boot_state(store, board):
+    """What main.py needs at start: (cfg_values, ctl_words or None, status).
+
+    cfg_values is the persisted, validated configuration as a dict when a good record exists,
+    else the board's UNIT_DEFAULTS (build Config(**cfg_values) from it). After building the
+    Controller: `if words and not ctl.restore(words): status |= ST_REJECTED`.
+    """
+    rec = store.load()
+    if rec is None:
+        return dict(board.UNIT_DEFAULTS), None, store.status
+    return rec[2].as_dict(), rec[1], store.status
+
+
+class StateSaver:
+    """Decides when to save: at every new ISP (15 min), on request, and every `every` steps.
+
+    Call after_step(ctl, cfg) once per control step; it costs one comparison unless a save is
+    due. A failed write (OSError) never stops the control loop: it is counted in `errors` and
+    retried at the next step.
+    """
+
+    def __init__(self, store, every=0):
+        self.store = store
+        self.every = every  # steps between periodic saves; 0 = only at ISP change / request
+        self._n = 0
+        self._isp = -2
+        self._want = False
+        self.saves = 0
+        self.errors = 0
+
+    def request(self):
+        """Save after the next step (e.g. the configuration or the mode was changed)."""
+        self._want = True
+
+    def after_step(self, ctl, cfg):
+        self._n += 1
+        isp = ctl.energy.isp
+        if isp != self._isp or self._want or (self.every and self._n >= self.every):
+            try:
+                self.store.save(ctl.state_words(), persist.config_words(cfg))
+            except OSError:
+                self.errors = (self.errors + 1) & 0x3FFFFFFF
+                return False
+            self._isp = isp
+            self._want = False
+            self._n = 0
+            self.saves = (self.saves + 1) & 0x3FFFFFFF
+            return True
+        return False

@@ -1,5 +1,15 @@
 # afrr.persist records and hal.store atomic save/load; runs under pytest and the Unix port.
-from hal.store import ST_CORRUPT, ST_DEFAULTS, ST_EMPTY, ST_FALLBACK, ST_FAULT, ST_OK, StateStore
+from hal.store import (
+    ST_CORRUPT,
+    ST_DEFAULTS,
+    ST_EMPTY,
+    ST_FALLBACK,
+    ST_FAULT,
+    ST_OK,
+    StateSaver,
+    StateStore,
+    boot_state,
+)
 
 from afrr import persist
 from afrr.config import N_FIELDS, Config
@@ -203,3 +213,57 @@ def test_crash_at_every_point_of_a_save_keeps_a_good_record():
         # and the store keeps working after the crash
         st2.save(ctl_words(9), cfg_words())
         assert st2.load()[1] == ctl_words(9) and st2.status == ST_OK
+
+
+class Board:
+    UNIT_DEFAULTS = {"rating_kw": 2000, "band_up_kw": 1500, "band_down_kw": 1500}
+
+
+def test_boot_state_then_saver_round_trip():
+    from afrr.controller import MODE_LOCAL
+
+    fs = MemFS()
+    st = StateStore("s.bin", fs, fs.open)
+    values, words, status = boot_state(st, Board)
+    assert values == Board.UNIT_DEFAULTS and words is None and status == ST_EMPTY
+    cfg = Config(**values)
+    ctl = Controller(cfg)
+    ctl.set_mode(MODE_LOCAL)
+    saver = StateSaver(st)
+    m = ctl.meas
+    m.f_mhz = 49950  # under-frequency: upward aFRR, the integrator moves
+    m.soc_x100 = 5000
+    saves = []
+    for k in range(300):  # 20 min of 4 s cycles from 00:10
+        m.tod_ms = 600000 + 4000 * k
+        ctl.step(m, 4000)
+        if saver.after_step(ctl, cfg):
+            saves.append(k)
+    # a save at the first step and at the ISP boundary 00:15 (k = 75)
+    assert saves == [0, 75], saves
+    saver.request()
+    assert saver.after_step(ctl, cfg) and saver.saves == 3
+    # a reset: the next boot restores config and controller state
+    st2 = StateStore("s.bin", fs, fs.open)
+    values, words, status = boot_state(st2, Board)
+    assert status == ST_OK and values == cfg.as_dict()
+    ctl2 = Controller(Config(**values))
+    assert ctl2.restore(words)
+    assert ctl2.state_words() == ctl.state_words()
+
+
+def test_saver_survives_a_failing_flash():
+    fs = MemFS()
+    st = StateStore("s.bin", fs, fs.open)
+    cfg = Config()
+    ctl = Controller(cfg)
+    saver = StateSaver(st, every=2)
+
+    def broken(*_a):
+        raise OSError(28)  # ENOSPC
+
+    fs.rename = broken
+    assert not saver.after_step(ctl, cfg) and saver.errors == 1
+    assert not saver.after_step(ctl, cfg) and saver.errors == 2
+    del fs.rename  # the class method again
+    assert saver.after_step(ctl, cfg) and saver.saves == 1
