@@ -3,12 +3,16 @@ import json
 import pathlib
 import subprocess
 import sys
+import tomllib
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from host.__main__ import main as host_main
 from host.grid import Simulator, TraceError, WorldError, load_trace, load_world
+from host.grid.world import world_from_dict
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TWO = ROOT / "host/worlds/two_area.toml"
@@ -158,3 +162,36 @@ def test_cli_bad_file_is_one_line_no_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "host", "simulate", "--help"],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0 and "--scenario" in r.stdout and "--hours" in r.stdout
+
+
+def test_single_area_world_frce_is_frequency_deviation(tmp_path):
+    p = tmp_path / "one.toml"
+    p.write_text('[world]\nname = "one"\n[areas.Z]\nbase_mw = 1000.0\ninertia_h_s = 5.0\n'
+                 'd_mw_per_hz = 10.0\nfcr_gain_mw_per_hz = 90.0\ntg_s = 0.5\ntt_s = 5.0\n'
+                 'afrr_up_mw = 50.0\nafrr_down_mw = 50.0\n'
+                 '[scenarios.s]\nevents = [{ t_s = 0.0, kind = "load_step", area = "Z", '
+                 'mw = 10.0 }]\n')
+    sim = Simulator(load_world(p), scenario="s", lfc=False)
+    sim.advance(120_000)
+    st = sim.area_state("Z")
+    assert st["df_mhz"] == pytest.approx(-100.0, rel=0.01)
+    assert st["ace_kw"] == pytest.approx(100 * -100, rel=0.01)    # ACE = K df, no ties
+    assert st["ties"] == {}
+
+
+_VALUES = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-10**9, 10**9),
+                    st.text(max_size=5), st.booleans(), st.lists(st.integers(), max_size=2))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["base_mw", "inertia_h_s", "tg_s", "fcr_max_mw", "frce_l2_mw",
+                        "afrr_fat_s", "lfc_tr_s", "noise_tau_s", "bogus"]), _VALUES)
+def test_world_loader_fuzz_only_world_errors(field, value):
+    data = tomllib.loads(TWO.read_text())
+    data["areas"]["area2"][field] = value
+    try:
+        w = world_from_dict(data, "fuzz.toml")
+    except WorldError as e:
+        assert "areas.area2." + field in str(e)
+        return
+    Simulator(w, scenario="step_primary").advance(4000)

@@ -284,6 +284,8 @@ class Simulator:
                 "afrr_target_kw": int(round(self.lfc.target[i] * 1000.0)),
                 "afrr_demand_kw": int(round(self.lfc.demand[i] * 1000.0)),
                 "igcc_kw": int(round(self.lfc.igcc[i] * 1000.0)),
+                "netted_up_kw": int(round(self.lfc.netted_up[i] * 1000.0)),
+                "netted_down_kw": int(round(self.lfc.netted_down[i] * 1000.0)),
                 "fcr_kw": int(round(float(x[self.model.i_pg][i]) * 1000.0)),
                 "units_kw": int(round(self._unit_u[i] * 1000.0)),
                 "ties": {k: int(round(v)) for k, v in ties.items()}}
