@@ -45,9 +45,13 @@ def main(argv=None):
     except (ValueError, KeyError, OSError) as e:
         if os.environ.get("AFRRBOX_DEBUG"):
             raise
-        msg = str(e).strip("'\"") if not isinstance(e, OSError) else "%s: %s" % (
-            e.filename or "", e.strerror)
-        print("error: %s" % msg.splitlines()[0] if msg else type(e).__name__, file=sys.stderr)
+        if isinstance(e, OSError):
+            msg = "%s: %s" % (e.filename or "", e.strerror)
+        elif isinstance(e, KeyError):
+            msg = str(e.args[0]) if e.args else "KeyError"
+        else:
+            msg = str(e)
+        print("error: %s" % (msg.splitlines()[0] if msg else type(e).__name__), file=sys.stderr)
         return 2
     except Exception as e:   # never a traceback for a user; one line, and how to see more
         if os.environ.get("AFRRBOX_DEBUG"):

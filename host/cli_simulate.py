@@ -18,6 +18,10 @@ def configure(p):
     p.add_argument("--step-ms", type=int, default=100, help="integration step (default 100)")
     p.add_argument("--record-ms", type=int, default=1000,
                    help="CSV sample period (default 1000 ms)")
+    p.add_argument("--trace", default=None,
+                   help="replay this CSV (timestamp,hz or utc,f_hz) instead of a scenario")
+    p.add_argument("--trace-until", default="",
+                   help="with --trace: drop rows after this time (same format as the file)")
     p.add_argument("--no-netting", action="store_true", help="switch IGCC netting off")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -89,6 +93,12 @@ def main(args):
     from host.grid import load_world
     from host.grid.run import run_scenario
     world = load_world(args.world)
+    if args.trace:
+        from host.grid.world import Scenario
+        world.scenarios["trace"] = Scenario(name="trace", description="replay of %s"
+                                            % args.trace, trace=args.trace,
+                                            trace_until=args.trace_until)
+        args.scenario = "trace"
     if args.scenario not in world.scenarios:
         raise ValueError("%s: scenario: unknown %r (known: %s)"
                          % (args.world, args.scenario, ", ".join(world.scenarios)))
@@ -97,6 +107,9 @@ def main(args):
     bar = tqdm(unit="sim s", disable=args.quiet, dynamic_ncols=True)
     sc = world.scenarios[args.scenario]
     bar.total = round((args.hours if args.hours is not None else sc.hours) * 3600)
+    if sc.trace and args.hours is None:
+        from host.grid import load_trace
+        bar.total = round(load_trace(sc.trace, world.f0_hz, sc.trace_until)[0][-1])
     try:
         sim, rec, wall = run_scenario(world, args.scenario, hours=args.hours, seed=args.seed,
                                       step_ms=args.step_ms, record_ms=args.record_ms,

@@ -190,3 +190,36 @@ def test_advance_rejects_partial_steps():
         sim.advance(150)
     with pytest.raises(ValueError):
         Simulator(load_world(TWO), step_ms=300)   # does not divide the 4 s cycle
+
+
+def test_hourly_schedule_steps_give_deviations_at_the_hour():
+    from host.grid.world import Scenario
+    sim = Simulator(load_world(BALTIC), scenario=Scenario(name="h", hourly=True), seed=4,
+                    netting=False)
+    rec, col = _run(sim, 4 * 3600.0, every_ms=1000)
+    t, df = col["t_s"], np.abs(col["df_mhz_CE"])
+    phase = np.mod(t, 3600.0)
+    near_hour = (phase < 300) | (phase > 3300)
+    near_half = np.abs(phase - 1800) < 300
+    later = t > 3000            # hour 0 starts balanced by construction
+    assert df[near_hour & later].mean() > 3 * df[near_half & later].mean()
+
+
+def test_lfc_anti_windup_releases_promptly():
+    from host.grid.world import Event, Scenario
+    sc = Scenario(name="sat", events=[Event(t_s=60.0, kind="hvdc_trip", link="nordbalt"),
+                                      Event(t_s=1260.0, kind="hvdc_restore", link="nordbalt")])
+    sim = Simulator(load_world(BALTIC), scenario=sc, seed=1)
+    sim.advance(1256_000)
+    lt = sim.area_state("LT")
+    assert lt["afrr_demand_kw"] == 120_000          # saturated at the band for 20 min
+    assert lt["afrr_kw"] == pytest.approx(120_000, abs=1)
+    sim.advance(120_000)
+    # without anti-windup the integral of 20 min at about -280 MW ACE would hold the demand
+    # at the limit for a long time; clamped, it leaves the limit at once and undoes the
+    # surplus (the link is back while 120 MW of aFRR still runs)
+    lt = sim.area_state("LT")
+    assert lt["afrr_demand_kw"] < 60_000
+    sim.advance(900_000)
+    assert abs(sim.area_state("LT")["afrr_kw"]) < 2_000
+    assert abs(sim.area_state("LT")["ace_kw"]) < 1_000

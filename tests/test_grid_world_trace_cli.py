@@ -195,3 +195,20 @@ def test_world_loader_fuzz_only_world_errors(field, value):
         assert "areas.area2." + field in str(e)
         return
     Simulator(w, scenario="step_primary").advance(4000)
+
+
+def test_cli_trace_option_replays_and_rejects_garbage(tmp_path, capsys):
+    p = tmp_path / "f.csv"
+    p.write_text("timestamp,hz\n0,50.0\n60,49.95\n120,50.02\n")
+    rc = host_main(["simulate", str(TWO).replace("two_area", "baltic"), "--trace", str(p),
+                    "--out", str(tmp_path / "o"), "--quiet", "--no-plots"])
+    assert rc == 0
+    m = json.loads((tmp_path / "o/metrics.json").read_text())
+    assert m["scenario"] == "trace" and m["sim_seconds"] == pytest.approx(120.0)
+    assert m["areas"]["LT"]["frequency_annex3"]["max_abs_df_mhz"] == pytest.approx(50.0, abs=1)
+    p.write_text("timestamp,hz\n0,50.0\n60,49.95\nbad,1\n")
+    rc = host_main(["simulate", str(BALTIC), "--trace", str(p), "--out", str(tmp_path / "o"),
+                    "--quiet", "--no-plots"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert err[0] == "error: %s:4: time: not a number or ISO 8601 time: 'bad'" % p
