@@ -219,8 +219,7 @@ class ActivationOptimiser:
         hi = np.where(np.isinf(hi), inf, hi)
         h = self._highs
         if h is None:
-            h = highspy.Highs()
-            h.setOptionValue("output_flag", False)
+            h = _quiet_highs(highspy)
             lp = highspy.HighsLp()
             lp.num_col_, lp.num_row_ = self.nv, self.n
             lp.col_cost_ = self.c
@@ -282,6 +281,23 @@ class ActivationOptimiser:
             activation_cost_eur_h=float(np.dot(self.bid_dir * self.bid_price, act) / 1000.0),
             objective=float(obj),
         )
+
+
+def _quiet_highs(highspy):
+    """A Highs instance whose constructor banner does not land on our stdout (CLI output)."""
+    import os
+    import sys
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            h = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    h.setOptionValue("output_flag", False)
+    return h
 
 
 def _areas_of(demands_kw, bids, borders):
