@@ -212,3 +212,18 @@ def test_cli_trace_option_replays_and_rejects_garbage(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1
     assert err[0] == "error: %s:4: time: not a number or ISO 8601 time: 'bad'" % p
+
+
+def test_fcr_full_activation_within_30_s_at_200_mhz(tmp_path):
+    # SO GL Annex V: FCR fully activated within 30 s at -200 mHz; replay imposes the step
+    p = tmp_path / "step.csv"
+    p.write_text("t_s,f_hz\n0,50.0\n1,50.0\n1.1,49.8\n100,49.8\n")
+    w = load_world(BALTIC)
+    from host.grid.world import Scenario
+    sim = Simulator(w, scenario=Scenario(name="s", trace=str(p), lfc=False))
+    sim.advance(1000)
+    assert sim.area_state("LT")["fcr_kw"] == 0
+    sim.advance(30_100)
+    for a in w.areas:
+        got = sim.area_state(a.name)["fcr_kw"] / 1000.0
+        assert 0.95 * a.fcr_max_mw <= got <= a.fcr_max_mw + 1e-6, (a.name, got)
