@@ -223,3 +223,41 @@ def test_lfc_anti_windup_releases_promptly():
     sim.advance(900_000)
     assert abs(sim.area_state("LT")["afrr_kw"]) < 2_000
     assert abs(sim.area_state("LT")["ace_kw"]) < 1_000
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_steady_state_with_deadband_and_fcr_limit(seed):
+    """Nonlinear FCR: the steady state solves sum(D df + sat(G dz(df))) = -dP (brentq)."""
+    from scipy.optimize import brentq
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(2, 5))
+    areas = {}
+    for i in range(n):
+        g = float(rng.uniform(50, 5000))
+        areas["A%d" % i] = {
+            "base_mw": float(rng.uniform(500, 20000)), "inertia_h_s": float(rng.uniform(2, 8)),
+            "d_mw_per_hz": float(rng.uniform(0, 500)), "fcr_gain_mw_per_hz": g,
+            "fcr_max_mw": float(g * rng.uniform(0.02, 0.3)),
+            "fcr_deadband_mhz": float(rng.uniform(0, 20)),
+            "tg_s": float(rng.uniform(0.1, 1)), "tt_s": float(rng.uniform(0.3, 8))}
+    ties = [{"a": "A%d" % i, "b": "A%d" % (i + 1), "sync_mw": float(rng.uniform(300, 5000)),
+             "damp_mw_per_hz": float(rng.uniform(0, 300))} for i in range(n - 1)]
+    dp = float(rng.choice([-1, 1]) * rng.uniform(20, 400))
+    w = world_from_dict({"world": {"name": "nl"}, "areas": areas, "ties": ties,
+                         "scenarios": {"s": {"lfc": False, "events": [
+                             {"t_s": 0.0, "kind": "load_step", "area": "A0", "mw": dp}]}}})
+    sim = Simulator(w, scenario="s", step_ms=100)
+    sim.advance(900_000)
+
+    def residual(df):
+        tot = dp
+        for a in w.areas:
+            db = a.fcr_deadband_mhz / 1000.0
+            dz = df - np.clip(df, -db, db)
+            tot += a.d_mw_per_hz * df + np.clip(a.fcr_gain_mw_per_hz * dz, -a.fcr_max_mw,
+                                                a.fcr_max_mw)
+        return tot
+    want = brentq(residual, -20.0, 20.0, xtol=1e-12) * 1000.0
+    for a in w.areas:
+        got = sim.area_state(a.name)["df_mhz"]
+        assert abs(got - want) <= 0.01 * abs(want), (a.name, got, want)
