@@ -232,8 +232,11 @@ class ActivationOptimiser:
             h.passModel(lp)
             self._highs = h
         else:
-            idx = np.arange(self.nv, dtype=np.int32)
-            h.changeColsBounds(self.nv, idx, lo, hi)  # keeps the basis: warm start
+            # only the bounds that moved (demands, capacities): HiGHS keeps its basis
+            idx = np.nonzero((lo != self._lo) | (hi != self._hi))[0].astype(np.int32)
+            if len(idx):
+                h.changeColsBounds(len(idx), idx, lo[idx], hi[idx])
+        self._lo, self._hi = lo, hi
         h.run()
         status = h.getModelStatus()
         if status != highspy.HighsModelStatus.kOptimal:
