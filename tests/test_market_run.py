@@ -136,3 +136,26 @@ def test_bad_market_file_one_line_error(tmp_path, text, where):
         load_market(p)
     assert where in str(e.value) and str(e.value).startswith(str(p))
     assert "\n" not in str(e.value)
+
+
+def test_border_trm_from_flow_data(tmp_path):
+    """NTC = TTC - TRM with the TRM computed from a flows CSV for the named month."""
+    flows = tmp_path / "flows.csv"
+    flows.write_text("timestamp,border,planned_mw,actual_mw\n" + "".join(
+        f"2025-02-{d:02d}T{h:02d}:00Z,LT-PL,100,{100 + (30 if h % 2 else -10)}\n"
+        for d in range(10, 28) for h in range(24)))
+    world = MARKET.parent / "baltic.toml"
+    text = MARKET.read_text().replace('world = "baltic.toml"', f'world = "{world}"')
+    text = text.replace("trm = [50.0, 50.0]", 'trm_csv = "flows.csv"\ntrm_month = "2025-03"')
+    m = tmp_path / "m.toml"
+    m.write_text(text)
+    cfg = load_market(m)
+    bc = cfg.borders[("LT", "PL")]
+    # a->b sample: 30, 0 alternating -> mean 15 + std 15; b->a: 0, 10 -> 5 + 5
+    assert bc.trm == (pytest.approx(30.0), pytest.approx(10.0))
+    assert bc.ntc() == (pytest.approx(190.0), pytest.approx(190.0))
+    run = MarketRun(cfg, "uncongested")
+    assert run.caps_kw[("LT", "PL")] == (pytest.approx(190_000.0), pytest.approx(190_000.0))
+    m.write_text(text.replace('trm_month = "2025-03"', 'trm_month = "2030-01"'))
+    with pytest.raises(MarketFileError, match="borders.LT-PL.trm_csv: .*no TRM"):
+        load_market(m)

@@ -106,12 +106,36 @@ _UNIT_KEYS = {"area", "up_mw", "down_mw", "up_price_eur_mwh", "down_price_eur_mw
 _SCEN_KEYS = {"grid", "hours", "description", "unit", "borders"}
 
 
-def _border_from(name, d, fail):
+def _trm_from_csv(path, a, b, month, fail):
+    """(a->b, b->a) TRM in MW for `month` from a flows CSV (host.capacity.trm)."""
+    from host.capacity.trm import FlowFileError, read_flows, trm_by_month
+    try:
+        flows = read_flows(path, canonical=[(a, b)])
+    except FlowFileError as e:
+        fail(str(e))
+    rows = [r for r in trm_by_month(flows) if r["border"] == f"{a}-{b}" and r["month"] == month]
+    if not rows:
+        fail(f"{path}: no TRM for {a}-{b} in {month} (months covered: data month .. +1)")
+    return (rows[0]["trm_ab_mw"], rows[0]["trm_ba_mw"])
+
+
+def _border_from(name, d, fail, base_dir=pathlib.Path(".")):
     try:
         a, b = name.split("-")
     except ValueError:
         fail(f"borders.{name}", "border name must be 'A-B'")
     kw = {"limits": {}}
+    d = dict(d)
+    csv_name, month = d.pop("trm_csv", None), d.pop("trm_month", None)
+    if csv_name is not None:
+        if "trm" in d:
+            fail(f"borders.{name}.trm_csv", "give either trm or trm_csv, not both")
+        if not isinstance(month, str):
+            fail(f"borders.{name}.trm_month", "required with trm_csv: the month, 'YYYY-MM'")
+        kw["trm"] = _trm_from_csv(base_dir / csv_name, a, b, month,
+                                  lambda msg: fail(f"borders.{name}.trm_csv", msg))
+    elif month is not None:
+        fail(f"borders.{name}.trm_month", "only with trm_csv")
     for k, v in d.items():
         if k not in _BORDER_KEYS:
             fail(f"borders.{name}.{k}",
@@ -179,7 +203,7 @@ def load_market(path):
             fail(f"bids.{area}", str(e))
     for name, d in data.get("borders", {}).items():
         try:
-            bc = _border_from(name, d, fail)
+            bc = _border_from(name, d, fail, path.parent)
         except ValueError as e:
             fail(f"borders.{name}", str(e))
         cfg.borders[(bc.a, bc.b)] = bc
@@ -196,9 +220,14 @@ def load_market(path):
         for k in d.get("unit", {}):
             if k not in _UNIT_KEYS:
                 fail(f"scenarios.{name}.unit", f"unknown unit field {k!r}")
+        resolved = {}
         for bname, bd in d.get("borders", {}).items():
-            _border_from(bname, {**bd}, fail)
-        cfg.scenarios[name] = MarketScenario(name=name, **d)
+            bc = _border_from(bname, bd, fail, path.parent)
+            over = {k: v for k, v in bd.items() if k not in ("trm_csv", "trm_month")}
+            if "trm_csv" in bd:
+                over["trm"] = list(bc.trm)
+            resolved[bname] = over
+        cfg.scenarios[name] = MarketScenario(name=name, **{**d, "borders": resolved})
     return cfg
 
 
