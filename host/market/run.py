@@ -421,7 +421,15 @@ def scenario_config(cfg, name):
 
 
 class MarketRun:
-    """One market scenario over the emulator. run(hours) -> CycleLog."""
+    """One market scenario over the emulator. run(hours) -> CycleLog.
+
+    The unit under test (`[unit]` in the market file) is an external unit of the emulator.
+    Every 4 s cycle `on_unit(setpoint_kw, expected_kw)` is called, if given, with the unit's
+    activated volume (+ = upward) and the expected response (its ramp at volume / FAT); it may
+    return the power the unit really delivers over the cycle (kW, e.g. measured from firmware
+    in remote mode on the HIL rig), which is injected into the grid and settled; returning
+    None means the unit follows the expected response exactly.
+    """
 
     def __init__(self, cfg, scenario, seed=None, step_ms=100, on_unit=None):
         from host.grid import Simulator, load_world
