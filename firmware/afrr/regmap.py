@@ -57,18 +57,19 @@ HOLDING = (
      "age of the measurements when written (real time adds the time since the write)"),
     (0x0016, "p_meas_kw", S32, "kW", -S32_MAX, S32_MAX, T_MEAS, 0,
      "measured unit power, + = discharge / load reduction (upward)"),
-    (0x0018, "remote_sp_kw", S32, "kW", -S32_MAX, S32_MAX, T_SP, 0,
-     "TSO aFRR set-point, + = upward; every write counts as a fresh set-point"),
-    (0x001A, "tod_ms", S32, "ms", 0, 86399999, T_MEAS, 0, "time of day, UTC"),
-    (0x001C, "sim_time_ms", S32, "ms", 0, S32_MAX, T_TIME, 0,
+    (0x0018, "tod_ms", S32, "ms", 0, 86399999, T_MEAS, 0, "time of day, UTC"),
+    (0x001A, "sim_time_ms", S32, "ms", 0, S32_MAX, T_TIME, 0,
      "simulated time; lock-step: a new value runs one control step with dt = new - old"),
+    (0x001C, "remote_sp_kw", S32, "kW", -S32_MAX, S32_MAX, T_SP, 0,
+     "TSO aFRR set-point, + = upward; every write counts as a fresh set-point"),
     (0x001E, "unit_id", U16, "-", 1, 247, T_UNIT, 0,
      "Modbus unit address (applies after the reply)"),
 )
 
-# The block one lock-step FC23 writes: f_mhz .. sim_time_ms.
+# The block one lock-step FC23 writes: f_mhz .. sim_time_ms (the TSO set-point is written
+# separately, only when the TSO sends one, so that a lost set-point is really lost).
 LOCKSTEP_WRITE_ADDR = 0x0000
-LOCKSTEP_WRITE_COUNT = 0x001E
+LOCKSTEP_WRITE_COUNT = 0x001C
 
 # Sources of the input registers.
 S_OUT = 0  # Controller.out (Outputs)

@@ -18,6 +18,7 @@ class UnitRegisters:
         self.ctl = ctl
         self.cfg = cfg
         self.rtu = None  # the modbus.RTU serving this bank (link counters); set by main
+        self.after_step = None  # callable run after every control step (state saving), or None
         self.unit_id = unit_id
         self.lockstep = lockstep
         self.sim_time_ms = 0  # ms, simulated time of the last step
@@ -205,6 +206,8 @@ class UnitRegisters:
         if step:
             self.ctl.step(m, step_dt)
             self.steps += 1
+            if self.after_step is not None:
+                self.after_step()
         return 0
 
     def _write_cfg(self, a0, a1, buf, pos):
@@ -252,6 +255,8 @@ class UnitRegisters:
         self.sim_time_ms = (self.sim_time_ms + dt_ms) & 0x3FFFFFFF
         self.ctl.step(m, dt_ms)
         self.steps += 1
+        if self.after_step is not None:
+            self.after_step()
 
 
 _AGE_FIELD = [r[1] for r in regmap.HOLDING].index("age_ms")

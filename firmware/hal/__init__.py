@@ -1,0 +1,1 @@
+# Hardware/OS edges of the firmware: the only package that touches the serial link or the clock.

@@ -1,0 +1,267 @@
+# The serial link of the rig: pty pairs, the firmware process on the Unix port, and the fault proxy.
+#
+# Topology for `--target unix`:
+#   pymodbus client --serial_for_url(client pty)--> [FaultProxy thread] --(unit pty)--> firmware
+# The proxy always sits in the path (a pass-through when no fault is configured): it is where
+# byte drops, bit flips, latency, jitter and link cuts are injected, and it counts what it did,
+# frame by frame, so the rig can compare with the firmware's own error counters.
+import os
+import pathlib
+import random
+import select
+import subprocess
+import threading
+import time
+import tty
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
+FIRMWARE_MAIN = ROOT / "firmware" / "main.py"
+
+
+class LinkError(Exception):
+    """A one-line problem with the link (no device, firmware did not start)."""
+
+
+def open_pty():
+    """(master fd, slave fd, slave path) in raw mode."""
+    m, s = os.openpty()
+    tty.setraw(s)
+    tty.setraw(m)
+    return m, s, os.ttyname(s)
+
+
+class Faults:
+    """Per-direction fault settings (rates per byte, times in ms)."""
+
+    def __init__(self, drop_rate=0.0, flip_rate=0.0, latency_ms=0.0, jitter_ms=0.0):
+        self.drop_rate = float(drop_rate)
+        self.flip_rate = float(flip_rate)
+        self.latency_ms = float(latency_ms)
+        self.jitter_ms = float(jitter_ms)
+
+    def active(self):
+        return bool(self.drop_rate or self.flip_rate or self.latency_ms or self.jitter_ms)
+
+
+class FaultProxy:
+    """Relays bytes between two pty masters, injecting faults; counts frames it altered.
+
+    A "frame" is one chunk read from a side: the client writes a request in one write() and the
+    firmware a reply in one write(), so a chunk is a frame on a pty. Counters per direction
+    ('req' client->unit, 'resp' unit->client): frames, corrupted (altered, some bytes left),
+    lost (every byte dropped, or cut), bytes_dropped, bits_flipped.
+    """
+
+    def __init__(self, client_fd, unit_fd, faults=None, seed=1):
+        self._fd = {"req": client_fd, "resp": unit_fd}
+        self._out = {"req": unit_fd, "resp": client_fd}
+        self.faults = faults or {"req": Faults(), "resp": Faults()}
+        self._rng = random.Random(seed)
+        self.cut = False  # set by the rig: drop everything in both directions
+        self.enabled = True  # faults on/off (off: pass-through, e.g. set-up and read-back)
+        self.stats = {d: {"frames": 0, "corrupted": 0, "lost": 0, "bytes": 0,
+                          "bytes_dropped": 0, "bits_flipped": 0} for d in ("req", "resp")}
+        self._queue = []  # (due monotonic s, fd, bytes) for delayed chunks
+        self._stop = threading.Event()
+        self._r, self._w = os.pipe()
+        self._thread = threading.Thread(target=self._run, name="fault-proxy", daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        os.write(self._w, b"x")
+        self._thread.join(2)
+        os.close(self._r)
+        os.close(self._w)
+
+    def set_unit_fd(self, fd):
+        """After a firmware restart on a new pty."""
+        self._fd["resp"] = fd
+        self._out["req"] = fd
+        os.write(self._w, b"r")
+
+    def _mangle(self, d, data):
+        st = self.stats[d]
+        st["frames"] += 1
+        st["bytes"] += len(data)
+        if self.cut:
+            st["lost"] += 1
+            st["bytes_dropped"] += len(data)
+            return b""
+        f = self.faults[d]
+        if not self.enabled or not (f.drop_rate or f.flip_rate):
+            return data
+        rng = self._rng
+        out = bytearray()
+        altered = False
+        for b in data:
+            if f.drop_rate and rng.random() < f.drop_rate:
+                st["bytes_dropped"] += 1
+                altered = True
+                continue
+            if f.flip_rate and rng.random() < f.flip_rate:
+                b ^= 1 << rng.randrange(8)
+                st["bits_flipped"] += 1
+                altered = True
+            out.append(b)
+        if altered:
+            st["corrupted" if out else "lost"] += 1
+        return bytes(out)
+
+    def _delay_s(self, d):
+        f = self.faults[d]
+        if not self.enabled or not (f.latency_ms or f.jitter_ms):
+            return 0.0
+        return max(0.0, f.latency_ms + self._rng.uniform(-f.jitter_ms, f.jitter_ms)) / 1000.0
+
+    def _run(self):
+        while not self._stop.is_set():
+            timeout = None
+            if self._queue:
+                timeout = max(0.0, self._queue[0][0] - time.monotonic())
+            fds = [self._fd["req"], self._fd["resp"], self._r]
+            try:
+                ready, _, _ = select.select(fds, [], [], timeout)
+            except (OSError, ValueError):
+                time.sleep(0.001)
+                continue
+            if self._r in ready:
+                os.read(self._r, 64)
+            for d in ("req", "resp"):
+                fd = self._fd[d]
+                if fd not in ready:
+                    continue
+                try:
+                    data = os.read(fd, 4096)
+                except OSError:
+                    continue  # the other side is not open (firmware restarting)
+                data = self._mangle(d, data)
+                if not data:
+                    continue
+                delay = self._delay_s(d)
+                if delay or self._queue:
+                    due = time.monotonic() + delay
+                    # keep order within a direction: never before an earlier chunk
+                    for q in self._queue:
+                        if q[1] == self._out[d]:
+                            due = max(due, q[0])
+                    self._queue.append((due, self._out[d], data))
+                    self._queue.sort(key=lambda q: q[0])
+                else:
+                    self._write(self._out[d], data)
+            now = time.monotonic()
+            while self._queue and self._queue[0][0] <= now:
+                _due, fd, data = self._queue.pop(0)
+                self._write(fd, data)
+
+    @staticmethod
+    def _write(fd, data):
+        try:
+            os.write(fd, data)
+        except OSError:
+            pass
+
+
+class UnixFirmware:
+    """The firmware on the MicroPython Unix port behind a pty; start(), stop(), restart()."""
+
+    def __init__(self, realtime=False, unit=1, silence_ms=4, state_file=None, heapsize=None):
+        self.realtime = realtime
+        self.unit = unit
+        self.silence_ms = silence_ms
+        self.state_file = state_file
+        self.heapsize = heapsize
+        self.proc = None
+        self.master = self.slave = None
+        self.path = None
+
+    def start(self):
+        if not MICROPYTHON.exists():
+            raise LinkError("no MicroPython Unix port at %s: run `make venv`" % MICROPYTHON)
+        self.master, self.slave, self.path = open_pty()
+        cmd = [str(MICROPYTHON)]
+        if self.heapsize:
+            cmd += ["-X", "heapsize=%s" % self.heapsize]
+        cmd += [str(FIRMWARE_MAIN), "--device", self.path, "--unit", str(self.unit),
+                "--silence-ms", str(self.silence_ms)]
+        if self.realtime:
+            cmd.append("--realtime")
+        if self.state_file:
+            cmd += ["--state-file", str(self.state_file)]
+        self.proc = subprocess.Popen(cmd, cwd=str(ROOT), stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        return self
+
+    def kill(self):
+        """Hard stop (SIGKILL), as a crash would."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def stop(self):
+        out = b""
+        if self.proc:
+            if self.proc.poll() is None:
+                self.proc.terminate()
+            try:
+                out, _ = self.proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                out, _ = self.proc.communicate()
+        for fd in (self.master, self.slave):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self.master = self.slave = None
+        return (out or b"").decode(errors="replace")
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Link:
+    """Client-side endpoint: a pty path for pymodbus, the proxy, and the firmware (unix)."""
+
+    def __init__(self, firmware=None, device=None, faults=None, seed=1):
+        self.firmware = firmware
+        self.proxy = None
+        self._cm = self._cs = None
+        self.client_path = device
+        self._faults = faults
+        self._seed = seed
+
+    def open(self):
+        if self.firmware is not None:
+            self.firmware.start()
+            self._cm, self._cs, self.client_path = open_pty()
+            self.proxy = FaultProxy(self._cm, self.firmware.master, self._faults,
+                                    self._seed).start()
+        return self
+
+    def restart_firmware(self):
+        """Kill the firmware (SIGKILL) and start a fresh process on a fresh pty."""
+        fw = self.firmware
+        fw.kill()
+        fw.stop()
+        fw.start()
+        self.proxy.set_unit_fd(fw.master)
+
+    def close(self):
+        out = ""
+        if self.proxy:
+            self.proxy.stop()
+        if self.firmware is not None:
+            out = self.firmware.stop()
+        for fd in (self._cm, self._cs):
+            if fd is not None:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        return out
