@@ -30,7 +30,7 @@ from afrr.config import Config  # noqa: E402
 from afrr.controller import MODE_LOCAL, Controller  # noqa: E402
 from afrr.freqmeas import FreqMeter  # noqa: E402
 from afrr.modbus import RTU, crc16  # noqa: E402
-from afrr.regmap import LOCKSTEP_WRITE_ADDR, LOCKSTEP_WRITE_COUNT  # noqa: E402
+from afrr.regmap import HOLDING, LOCKSTEP_WRITE_ADDR, LOCKSTEP_WRITE_COUNT, S32  # noqa: E402
 from afrr.unitregs import UnitRegisters  # noqa: E402
 
 
@@ -69,7 +69,11 @@ for i in range(11):
     req[i] = hdr[i]
 
 
-def put(reg, v, s32):
+ADDR = {row[1]: (row[0], row[2] == S32) for row in HOLDING}  # name -> (address, is s32)
+
+
+def put(name, v):
+    reg, s32 = ADDR[name]
     p = 11 + 2 * (reg - LOCKSTEP_WRITE_ADDR)
     if s32:
         req[p] = (v >> 24) & 0xFF
@@ -87,12 +91,12 @@ p_set = 0
 for k in range(STEPS):
     f_mhz = 50000 + ((k * 37) % 301) - 150
     sim_ms += 4000
-    put(0x0000, f_mhz, False)  # f_mhz
-    put(0x0001, MODE_LOCAL, False)  # mode
-    put(0x0014, 5000, False)  # soc_x100
-    put(0x0015, 100, False)  # age_ms
-    put(0x001A, (k * 4000) % 86400000, True)  # tod_ms
-    put(0x001C, sim_ms, True)  # sim_time_ms: runs one step
+    put("f_mhz", f_mhz)
+    put("mode", MODE_LOCAL)
+    put("soc_x100", 5000)
+    put("age_ms", 100)
+    put("tod_ms", (k * 4000) % 86400000)
+    put("sim_time_ms", sim_ms)  # a new simulated time runs one control step
     c = crc16(req, len(req) - 2)
     req[-2] = c & 0xFF
     req[-1] = c >> 8

@@ -35,11 +35,17 @@ def ticks_diff(a, b, period):
     """a - b for a counter wrapping at `period` (a power of two), in -period/2 .. period/2 - 1.
 
     The same rule as time.ticks_diff, with the period as a parameter so that tests can wrap a
-    small counter and the module stays pure.
+    small counter and the module stays pure. Note: 2**30 itself is not a small int on a 32-bit
+    port, so the hot path uses ticks_diff_mask() with the mask (period - 1) computed once.
     """
-    d = (a - b) & (period - 1)
-    if d >= (period >> 1):
-        d -= period
+    return ticks_diff_mask(a, b, period - 1)
+
+
+def ticks_diff_mask(a, b, mask):
+    """ticks_diff with mask = period - 1: every operand and result stays a small int."""
+    d = (a - b) & mask
+    if d > (mask >> 1):
+        d = d - mask - 1
     return d
 
 
@@ -61,7 +67,7 @@ class FreqMeter:
         if not 0 <= max_missed <= 3:
             raise ValueError("max_missed: 0..3")
         self.n_avg = n_avg
-        self.period = tick_period
+        self.mask = tick_period - 1  # ticks_diff_mask(); 2**30 itself is a long int on a board
         self.tick_hz = tick_hz
         self.f_min_mhz = f_min_mhz
         self.f_max_mhz = f_max_mhz
@@ -112,7 +118,7 @@ class FreqMeter:
             self._last = t
             self._have_last = True
             return
-        dt = ticks_diff(t, self._last, self.period)
+        dt = ticks_diff_mask(t, self._last, self.mask)
         ref16 = self._ref16
         if ref16 == 0:  # unlocked: any plausible mains period locks
             if dt < self.p_min:
@@ -184,7 +190,7 @@ class FreqMeter:
         ticks = self._tick_sum
         if cyc < self.n_avg:
             flags |= FM_WARMUP
-        if not self._have_last or ticks_diff(now, self._last, self.period) > self.stale_ticks:
+        if not self._have_last or ticks_diff_mask(now, self._last, self.mask) > self.stale_ticks:
             flags |= FM_STALE
         if self._bad_sum + self._pending_bad > self.max_bad:
             flags |= FM_NOISY

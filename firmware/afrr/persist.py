@@ -113,4 +113,4 @@ def decode(buf):
 def newer(a, b):
     """True if sequence number a is newer than b (wrapping at 2**30)."""
     d = (a - b) & SEQ_MASK
-    return 0 < d < (SEQ_MASK + 1) >> 1
+    return 0 < d < 0x20000000  # half the 2**30 sequence space

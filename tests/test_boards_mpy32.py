@@ -1,0 +1,28 @@
+# Optional: the firmware tests on a 32-bit MicroPython Unix port, where 2**30 is a long int and
+# every intermediate must stay a small int to allocate nothing (as on the boards). Runs when
+# AFRR_MICROPYTHON32 names such a binary (tools/micropython32.sh builds one); skipped otherwise.
+import os
+import subprocess
+
+import pytest
+
+from conftest import ROOT
+
+MP32 = os.environ.get("AFRR_MICROPYTHON32", "")
+
+pytestmark = pytest.mark.skipif(not (MP32 and os.path.exists(MP32)),
+                                reason="AFRR_MICROPYTHON32 not set (tools/micropython32.sh)")
+
+
+def test_binary_is_32_bit():
+    r = subprocess.run([MP32, "-c", "import sys; print(sys.maxsize)"], capture_output=True,
+                       text=True, timeout=30)
+    assert r.stdout.strip() == str(2**31 - 1)
+
+
+@pytest.mark.parametrize("pattern", ["freqmeas", "persist"])
+def test_firmware_tests_pass_on_32_bit(pattern):
+    r = subprocess.run([MP32, "tests/mp_runner.py", pattern], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
+    assert " 0 failed" in r.stdout
