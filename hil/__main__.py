@@ -1,0 +1,65 @@
+# `python -m hil`: run a HIL scenario against the firmware; print the register map.
+import argparse
+import sys
+
+from hil import report
+from hil.runner import Run, RunError, summarize
+from hil.scenario import ScenarioError, load
+
+
+def _run(args):
+    sc = load(args.scenario)
+    if args.target != "unix" and not args.target.startswith("serial:"):
+        raise RunError("--target must be unix or serial:PATH (e.g. serial:/dev/ttyACM0)")
+    run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
+              progress=not args.no_progress, heapsize=args.heapsize)
+    run.execute()
+    summary, acc = summarize(run)
+    report.write(run, summary, acc, args.out)
+    print(report.terminal_table(summary, args.out))
+    return 0 if summary["passed"] else 1
+
+
+def _regmap(args):
+    from afrr import regmap
+    if args.markdown:
+        sys.stdout.write(regmap.markdown())
+    else:
+        for row in regmap.HOLDING:
+            print("holding 0x%04X %s" % (row[0], row[1]))
+        for row in regmap.INPUT:
+            print("input   0x%04X %s" % (row[0], row[1]))
+        for row in regmap.config_fields():
+            print("holding 0x%04X cfg.%s" % (row[0], row[1]))
+    return 0
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m hil", description="afrrbox serial HIL rig")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="run a scenario against the firmware and write a report")
+    r.add_argument("scenario", help="scenario TOML file, e.g. hil/scenarios/default.toml")
+    r.add_argument("--target", default="unix",
+                   help="unix (spawn the firmware on the MicroPython Unix port behind a pty) "
+                        "or serial:PATH (a board, e.g. serial:/dev/ttyACM0)")
+    r.add_argument("--baud", type=int, default=None, help="line rate (default: scenario's)")
+    r.add_argument("--realtime", action="store_true",
+                   help="the firmware runs on its own clock; the rig paces to the wall clock")
+    r.add_argument("--out", default="out/run", help="report folder (default out/run)")
+    r.add_argument("--no-progress", action="store_true", help="no progress bar")
+    r.add_argument("--heapsize", default=None, help="Unix port heap, e.g. 64k (-X heapsize)")
+    g = sub.add_parser("regmap", help="print the register map")
+    g.add_argument("--markdown", action="store_true", help="as the README's Markdown table")
+    args = ap.parse_args(argv)
+    try:
+        return _run(args) if args.cmd == "run" else _regmap(args)
+    except (ScenarioError, RunError) as e:
+        print("error: %s" % e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

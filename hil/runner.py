@@ -1,0 +1,337 @@
+# One HIL run: emulator -> measurements -> firmware (over Modbus RTU) -> set-point -> plant -> grid.
+#
+# Lock-step: per control cycle one FC23 transaction writes the measurements and the new simulated
+# time and reads the outputs of exactly that step; the plant and the grid then advance the cycle
+# in 1 s sub-steps (1 s data for the acceptance channel). A failed transaction is retried with
+# the same simulated time (the firmware never steps twice for one time value); if every try
+# fails, the plant keeps the last set-point it received (documented choice: the inverter holds
+# its last command) and the firmware, frozen in simulated time, sees the gap as one long dt.
+# Real time (--realtime): the firmware steps on its own clock; the rig paces the emulator to the
+# wall clock and writes measurements every second.
+import math
+import time
+
+from afrr import regmap
+from afrr.config import FIELDS
+from afrr.controller import F_FAILSAFE
+from hil.client import ClientError, Unit, make_client
+from hil.link import Faults, Link, LinkError, UnixFirmware
+from hil.scenario import MODES, ScenarioError, unit_config
+
+DAY_MS = 86_400_000
+
+
+class RunError(Exception):
+    """A one-line reason why the run could not be carried out."""
+
+
+def _in(windows, t):
+    return any(a <= t < b for a, b in windows)
+
+
+def _script_value(points, t):
+    v = 0
+    for p in sorted(points, key=lambda p: p["t_s"]):
+        if p["t_s"] <= t:
+            v = p["sp_kw"]
+    return v
+
+
+class Run:
+    def __init__(self, sc, target="unix", baud=None, realtime=False, progress=True,
+                 unit_id=1, heapsize=None):
+        self.sc = sc
+        self.target = target
+        self.baud = baud or sc.link["baud"]
+        self.realtime = realtime
+        self.progress = progress
+        self.unit_id = unit_id
+        self.heapsize = heapsize
+        self.steps = []  # per control cycle (lock-step) or per second (real time)
+        self.samples = []  # per second
+        self.firmware_log = ""
+        self.restart_counters = {"crc_errors": 0, "frames_ok": 0, "exceptions": 0,
+                                 "bytes_dropped": 0}
+
+    # -- set-up --------------------------------------------------------------------------------
+    def _build_world(self):
+        from host.grid import Simulator, WorldError
+        from host.plant import Battery, PlantError
+        sc = self.sc
+        try:
+            sim = Simulator(str(sc.world_path), scenario=sc.grid["scenario"],
+                            seed=sc.scenario["seed"], step_ms=sc.grid["step_ms"])
+            sim.add_unit("dut", area=sc.grid["area"])
+        except (WorldError, KeyError, ValueError) as e:
+            raise ScenarioError("%s: [grid]: %s" % (sc.path, str(e).strip('"')))
+        area = sim.world.areas[sim.names.index(sc.grid["area"])]
+        n_ties = len(sim.unit_measurements("dut")["ties_kw"])
+        if n_ties > 8:
+            raise ScenarioError("%s: [grid] area: %d ties, the unit takes 8" % (sc.path, n_ties))
+        derived = {f[0]: f[3] for f in FIELDS}
+        derived["n_ties"] = n_ties
+        derived["k_mw_hz"] = max(1, int(round(area.k_mw_per_hz)))
+        cfg = unit_config(sc, derived)
+        p = sc.plant
+        try:
+            bat = Battery(rating_kw=cfg["rating_kw"], cap_kwh=cfg["cap_kwh"], soc=p["soc"],
+                          eta_ch=cfg["eta_ch_pm"] / 1000.0, eta_dis=cfg["eta_dis_pm"] / 1000.0,
+                          delay_s=p["delay_s"], ramp_kw_s=p["ramp_kw_s"], aux_kw=p["aux_kw"])
+        except PlantError as e:
+            raise ScenarioError("%s: [plant]: %s" % (sc.path, e))
+        self.sim, self.area, self.cfg, self.bat = sim, area, cfg, bat
+
+    def _open(self):
+        lk = self.sc.link
+        faults = {"req": Faults(lk["drop_rate"], lk["flip_rate"], lk["latency_ms"],
+                                lk["jitter_ms"]),
+                  "resp": Faults(lk["drop_rate"], lk["flip_rate"], lk["latency_ms"],
+                                 lk["jitter_ms"])}
+        if self.target == "unix":
+            fw = UnixFirmware(realtime=self.realtime, unit=self.unit_id, heapsize=self.heapsize)
+            self.link = Link(fw, faults=faults, seed=lk["seed"])
+        elif self.target.startswith("serial:"):
+            self.link = Link(device=self.target[len("serial:"):])
+        else:
+            raise RunError("unknown target %r: use unix or serial:PATH" % self.target)
+        try:
+            self.link.open()
+        except (LinkError, OSError) as e:
+            raise RunError(str(e))
+        timeout = lk["timeout_ms"] / 1000.0
+        self.unit = Unit(make_client(self.link.client_path, self.baud, timeout), self.unit_id)
+        try:
+            self.unit.connect()
+            self.unit.wait_ready()
+        except ClientError as e:
+            self.firmware_log = self.link.close()
+            raise RunError("%s: %s" % (self.target, e))
+        self._configure()
+
+    def _configure(self):
+        try:
+            self.unit.write_config(self.cfg)
+        except ClientError as e:
+            raise RunError(str(e))
+        if not self.unit.set_mode(MODES[self.sc.scenario["mode"]]):
+            raise RunError("firmware refused the mode")
+
+    def _proxy(self):
+        return self.link.proxy
+
+    def _faults_on(self, on):
+        if self._proxy() is not None:
+            self._proxy().enabled = on
+            if not on:
+                self._proxy().cut = False
+
+    # -- the run -------------------------------------------------------------------------------
+    def execute(self):
+        self._build_world()
+        self._open()
+        try:
+            return self._loop()
+        finally:
+            self._faults_on(False)
+            self.final = self.unit.read_outputs() or {}
+            self.unit.close()
+            self.firmware_log = self.link.close()
+
+    def _measure(self, t_ms, cycle_ms):
+        m = self.sim.unit_measurements("dut")
+        ties = list(m["ties_kw"]) + [0] * (8 - len(m["ties_kw"]))
+        clip = regmap.S32_MAX
+        v = {"f_mhz": max(0, min(65535, m["f_mhz"])), "mode": MODES[self.sc.scenario["mode"]],
+             "sched_kw": max(-clip, min(clip, m["sched_kw"])),
+             "soc_x100": max(0, min(10000, int(round(self.bat.soc * 10000)))), "age_ms": 0,
+             "p_meas_kw": int(round(self.bat.p_kw)),
+             "tod_ms": (self.sc.grid["start_tod_s"] * 1000 + t_ms + cycle_ms) % DAY_MS,
+             "sim_time_ms": t_ms + cycle_ms}
+        for i, x in enumerate(ties):
+            v["tie_kw_%d" % i] = max(-clip, min(clip, x))
+        return v, m
+
+    def _tso_setpoint(self, t_s):
+        rm = self.sc.remote
+        if rm["setpoints"]:
+            return int(_script_value(rm["setpoints"], t_s))
+        st = self.sim.area_state(self.sc.grid["area"])
+        band = self.area.afrr_up_mw * 1000.0 if st["afrr_target_kw"] >= 0 else \
+            self.area.afrr_down_mw * 1000.0
+        unit_band = self.cfg["band_up_kw"] if st["afrr_target_kw"] >= 0 else \
+            self.cfg["band_down_kw"]
+        return int(round(st["afrr_target_kw"] * unit_band / band)) if band > 0 else 0
+
+    def _transaction(self, vals):
+        tries = 1 + self.sc.link["retries"]
+        for k in range(tries):
+            out = self.unit.lockstep(vals)
+            if out is not None:
+                return out, k
+        return None, tries - 1
+
+    def _restart(self):
+        """Kill the firmware mid-run (as a crash), start it again, configure it."""
+        self._faults_on(False)
+        before = self.unit.read_outputs()
+        if before:
+            for k in self.restart_counters:
+                self.restart_counters[k] += before[k]
+        self.link.restart_firmware()
+        self.unit.c.close()
+        self.unit.connect()
+        self.unit.wait_ready()
+        self._configure()
+        self._faults_on(True)
+
+    def _loop(self):
+        sc = self.sc
+        cycle_ms = self.cfg["cycle_ms"] if not self.realtime else 1000
+        n = sc.scenario["duration_s"] * 1000 // cycle_ms
+        sub = cycle_ms // 1000
+        restarts = sorted(float(t) for t in sc.link["restarts"])
+        mode = sc.scenario["mode"]
+        bar = None
+        if self.progress:
+            from tqdm import tqdm
+            bar = tqdm(total=n, unit="step", desc=sc.scenario["name"] or sc.path.stem,
+                       leave=False, dynamic_ncols=True)
+        p_set = 0
+        last = None
+        self._faults_on(True)
+        t_wall0 = time.monotonic()
+        for k in range(n):
+            t_ms = k * cycle_ms
+            t_s = t_ms / 1000.0
+            if restarts and t_s >= restarts[0] and self.target == "unix":
+                restarts.pop(0)
+                self._restart()
+            if self._proxy() is not None:
+                self._proxy().cut = _in(sc.link["cuts"], t_s)
+            sp_sent = None
+            if mode == "remote" and k % max(1, sc.remote["period_s"] * 1000 // cycle_ms) == 0 \
+                    and not _in(sc.remote["loss"], t_s):
+                sp = self._tso_setpoint(t_s)
+                if self.unit.send_setpoint(sp):
+                    sp_sent = sp
+            vals, m = self._measure(t_ms, cycle_ms)
+            if self.realtime:
+                wait = t_wall0 + t_s - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+            out, retries = self._transaction(vals)
+            if out is not None:
+                p_set = out["p_set_kw"]
+                last = out
+            self.steps.append({"t_s": t_s, "ok": out is not None, "retries": retries,
+                               "sp_sent": sp_sent, "out": out, "area_ace_kw": m["ace_kw"]})
+            for _j in range(sub):
+                d = self.bat.step(p_set, 1.0)
+                self.sim.set_unit_power("dut", d)
+                self.sim.advance(1000)
+                st = self.sim.area_state(sc.grid["area"])
+                self.samples.append({
+                    "t_s": self.sim.t_ms / 1000.0, "f_mhz": st["f_mhz"],
+                    "area_ace_kw": st["ace_kw"], "p_set_kw": p_set, "p_kw": d,
+                    "soc": self.bat.soc, "failsafe": bool(last and last["flags"] & F_FAILSAFE),
+                    "link_ok": out is not None})
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        self.wall_s = time.monotonic() - t_wall0
+        return self.steps
+
+
+def summarize(run):
+    """The numbers of a run (summary.json) and the verdict of every criterion."""
+    sc, cfg = run.sc, run.cfg
+    steps, samples = run.steps, run.samples
+    up_lim = min(cfg["band_up_kw"], cfg["rating_kw"])
+    down_lim = min(cfg["band_down_kw"], cfg["rating_kw"])
+    outs = [s["out"] for s in steps if s["out"] is not None]
+    viol = sum(1 for o in outs if not (-down_lim <= o["p_set_kw"] <= up_lim))
+    soc_lo, soc_hi = cfg["soc_min_x100"] / 10000.0, cfg["soc_max_x100"] / 10000.0
+    socs = [s["soc"] for s in samples]
+    dt = 1.0 / 3600.0
+    e_up = sum(max(0.0, s["p_kw"]) for s in samples) * dt
+    e_down = sum(max(0.0, -s["p_kw"]) for s in samples) * dt
+    fin = getattr(run, "final", {}) or {}
+    px = run.link.proxy
+    inj = px.stats if px is not None else {"req": {}, "resp": {}}
+    crc_fw = fin.get("crc_errors", 0) + run.restart_counters["crc_errors"]
+    req_corrupt = inj["req"].get("corrupted", 0)
+    # fail-safe engagement: first step with the fail-safe flag after each link cut started
+    engage = []
+    for a, _b in sc.link["cuts"] + sc.remote["loss"]:
+        later = [s["t_s"] for s in steps if s["t_s"] >= a and s["out"] is not None
+                 and s["out"]["flags"] & F_FAILSAFE]
+        engage.append(later[0] - a if later else None)
+    from host.metrics import acceptance_channel
+    band = max(cfg["band_up_kw"], cfg["band_down_kw"], 1)
+    acc = acceptance_channel([s["p_set_kw"] for s in samples], [s["p_kw"] for s in samples],
+                             band) if len(samples) > 1 else None
+    summary = {
+        "scenario": sc.scenario["name"] or sc.path.stem,
+        "target": run.target,
+        "mode": "real time" if run.realtime else "lock-step",
+        "control_mode": sc.scenario["mode"],
+        "sim_seconds": len(samples),
+        "steps": len(steps),
+        "steps_ok": len(outs),
+        "steps_failed": len(steps) - len(outs),
+        "retries": sum(s["retries"] for s in steps),
+        "wall_s": round(run.wall_s, 3),
+        "steps_per_s": round(len(steps) / run.wall_s, 1) if run.wall_s > 0 else None,
+        "setpoint_violations": viol,
+        "p_set_max_kw": max((o["p_set_kw"] for o in outs), default=0),
+        "p_set_min_kw": min((o["p_set_kw"] for o in outs), default=0),
+        "limit_up_kw": up_lim,
+        "limit_down_kw": down_lim,
+        "soc_min_pct": round(100 * min(socs), 3) if socs else None,
+        "soc_max_pct": round(100 * max(socs), 3) if socs else None,
+        "soc_violations": sum(1 for s in socs if s < soc_lo - 1e-3 or s > soc_hi + 1e-3),
+        "energy_up_kwh": round(e_up, 3),
+        "energy_down_kwh": round(e_down, 3),
+        "f_min_mhz": min((s["f_mhz"] for s in samples), default=None),
+        "f_max_mhz": max((s["f_mhz"] for s in samples), default=None),
+        "area_ace_max_abs_kw": max((abs(s["area_ace_kw"]) for s in samples), default=0),
+        "failsafe_steps": sum(1 for o in outs if o["flags"] & F_FAILSAFE),
+        "failsafe_engage_s": engage,
+        "failsafe_engage_max_s": max((e for e in engage if e is not None), default=None),
+        "failsafe_never_engaged": sum(1 for e in engage if e is None),
+        "fw_steps": fin.get("steps"),
+        "fw_frames_ok": fin.get("frames_ok"),
+        "fw_crc_errors": crc_fw,
+        "fw_exceptions": fin.get("exceptions", 0) + run.restart_counters["exceptions"],
+        "fw_bytes_dropped": fin.get("bytes_dropped", 0) + run.restart_counters["bytes_dropped"],
+        "injected_req_frames_corrupted": req_corrupt,
+        "injected_req_frames_lost": inj["req"].get("lost", 0),
+        "injected_resp_frames_corrupted": inj["resp"].get("corrupted", 0),
+        "injected_resp_frames_lost": inj["resp"].get("lost", 0),
+        "injected_bits_flipped": inj["req"].get("bits_flipped", 0)
+        + inj["resp"].get("bits_flipped", 0),
+        "injected_bytes_dropped": inj["req"].get("bytes_dropped", 0)
+        + inj["resp"].get("bytes_dropped", 0),
+        "crc_counter_mismatch": abs(crc_fw - req_corrupt) if px is not None else 0,
+        "restarts": len(sc.link["restarts"]),
+        "acceptance_share_under": round(acc["share_under"], 4) if acc else None,
+        "acceptance_max_window_under_share": round(acc["max_window_under_share"], 4)
+        if acc else None,
+        "acceptance_late_reactions": len(acc["late_reactions_s"]) if acc else None,
+        "acceptance_passed": int(acc["passed"]) if acc else None,
+        "config": cfg,
+    }
+    verdicts = []
+    for name, crit in sc.criteria.items():
+        v = summary.get(name)
+        ok = isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v))
+        if ok and "min" in crit:
+            ok = v >= crit["min"]
+        if ok and "max" in crit:
+            ok = v <= crit["max"]
+        verdicts.append({"metric": name, "value": v, "min": crit.get("min"),
+                         "max": crit.get("max"), "ok": bool(ok)})
+    summary["criteria"] = verdicts
+    summary["passed"] = all(c["ok"] for c in verdicts)
+    return summary, acc
