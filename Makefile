@@ -8,8 +8,10 @@ BOARD ?= unix
 PORT ?=
 SCENARIO ?= hil/scenarios/default.toml
 OUT ?= out
+GRID_SCENARIO ?= nordbalt_trip
+MARKET_SCENARIO ?= uncongested
 
-.PHONY: venv run test test-host test-mpy bench lint clean
+.PHONY: venv run test test-host test-mpy bench lint clean simulate market
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +36,14 @@ test-mpy: venv
 ## bench: speed and memory figures, one JSON object per line, also in out/bench.json
 bench: venv
 	$(PY) -m bench --out $(OUT)/bench.json
+
+## simulate: the grid emulator alone (no firmware)
+simulate: venv
+	$(PY) -m host simulate host/worlds/baltic.toml --scenario $(GRID_SCENARIO) --out $(OUT)/simulate
+
+## market: the balancing market over the emulator
+market: venv
+	$(PY) -m host market host/worlds/baltic_market.toml --scenario $(MARKET_SCENARIO) --out $(OUT)/market
 
 lint: venv
 	$(BIN)/ruff check firmware host hil boards tests bench
