@@ -92,8 +92,12 @@ def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, ste
                 rtu.feed(n)
                 last_rx = ticks_ms()
                 r = rtu.complete()
-                if r:
-                    port.write(rtu.tx, r)
+                while True:
+                    if r:
+                        port.write(rtu.tx, r)
+                    if not (rtu.handled and rtu.pending()):
+                        break
+                    r = rtu.complete()
         now = ticks_ms()
         if rtu.pending() and ticks_diff(now, last_rx) >= silence_ms:
             r = rtu.at_silence()

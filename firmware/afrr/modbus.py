@@ -78,6 +78,7 @@ class RTU:
         self.overrun = False
         self.chunk = bytearray(64)  # the HAL reads into this, then calls feed(n)
         self.tx = bytearray(BUF_SIZE)  # reply
+        self.handled = False  # complete() consumed a request
         # link counters (input registers, see regmap.INPUT)
         self.frames_ok = 0
         self.crc_errors = 0
@@ -115,18 +116,29 @@ class RTU:
         return self.rx_n
 
     def complete(self):
-        """Handle the buffered request if it is whole and valid; returns reply length."""
+        """Handle the first buffered request if it is whole and valid; returns reply length.
+
+        Sets `handled` when a request was consumed; bytes after it (a second frame that arrived
+        in the same read, without its 3.5-character gap) stay buffered: call again while
+        `handled` and `pending()`.
+        """
+        self.handled = False
         n = self.rx_n
         if n < 4 or self.overrun:
             return 0
         need = frame_length(self.rx, n)
-        if need <= 0 or n != need:
+        if need <= 0 or n < need:
             return 0
-        c = crc16(self.rx, n - 2)
-        if self.rx[n - 2] != (c & 0xFF) or self.rx[n - 1] != (c >> 8):
+        rx = self.rx
+        c = crc16(rx, need - 2)
+        if rx[need - 2] != (c & 0xFF) or rx[need - 1] != (c >> 8):
             return 0  # wait for the silence; it will count as a CRC error
-        self.rx_n = 0
-        return self._handle(n)
+        self.handled = True
+        r = self._handle(need)
+        for i in range(need, n):  # keep what followed the frame
+            rx[i - need] = rx[i]
+        self.rx_n = n - need
+        return r
 
     def at_silence(self):
         """The line went quiet: the buffer is one frame. Returns reply length."""

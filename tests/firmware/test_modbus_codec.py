@@ -219,3 +219,11 @@ def test_frame_handling_allocates_nothing():
     assert n == 5 + 2 * regmap.INPUT_COUNT
     assert bank.steps == 51  # the warm-up step and 50 under the lock
     assert gc.mem_alloc() == before
+
+
+def test_two_frames_in_one_read_both_handled():
+    rtu, bank, ctl, cfg = _server()
+    rtu.feed_bytes(build_request(0, 6, 0x0001, 1) + build_request(1, 3, 0, 1))
+    assert rtu.complete() == 0 and rtu.handled and rtu.pending() == 8  # broadcast: no reply
+    assert rtu.complete() == 7 and rtu.pending() == 0
+    assert ctl.mode == 1 and rtu.crc_errors == 0
