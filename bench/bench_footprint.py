@@ -12,15 +12,19 @@
 # then the board-like figure (4-byte objects, 31-bit small ints).
 import os
 import pathlib
+import select
 import subprocess
 import sys
 import tempfile
+import time
+import tty
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MPY = ROOT / ".venv" / "bin" / "micropython"
 MPY32 = os.environ.get("AFRR_MICROPYTHON32", "")  # optional 32-bit port: tools/micropython32.sh
 STEPS = 450  # 30 min of 4 s cycles: two state saves
 LO, HI = 8 * 1024, 1024 * 1024
+MIRROR = 0x0080  # regmap.MIRROR_BASE: input registers mirrored into the holding space
 
 
 def _runs(mod_dir, board, heap, state, exe=MPY):
@@ -33,6 +37,83 @@ def _runs(mod_dir, board, heap, state, exe=MPY):
         return None
     raise RuntimeError("footprint workload failed on %s: %s"
                        % (board, (r.stderr + r.stdout).strip()[-300:]))
+
+
+def _request(regs, sim_ms, k):
+    # regs: (address, name, is_s32) of the lock-step block, in address order
+    """One lock-step FC23 frame: write the lock-step block, read 16 input-mirror registers."""
+    from afrr.modbus import build_request
+
+    vals = {"f_mhz": 50000 + (k * 37) % 301 - 150, "mode": 1, "soc_x100": 5000, "age_ms": 100,
+            "tod_ms": (sim_ms // 1000 * 1000) % 86400000, "sim_time_ms": sim_ms}
+    data = []
+    for addr, name, s32 in regs:
+        v = vals.get(name, 0)
+        data += [(v >> 16) & 0xFFFF, v & 0xFFFF] if s32 else [v & 0xFFFF]
+    return build_request(1, 0x17, MIRROR, 16, regs[0][0], len(data), data=data)
+
+
+def firmware_runs(mod_dir, heap, steps, exe=MPY, state=None):
+    """Run main.py from mod_dir on a pty with -X heapsize=heap and drive `steps` lock-step FC23
+    transactions. Returns True if every reply came back, False on MemoryError (raises else)."""
+    sys.path.insert(0, str(ROOT / "firmware"))
+    from afrr import regmap
+
+    regs = [(row[0], row[1], row[2] == regmap.S32) for row in regmap.HOLDING
+            if regmap.LOCKSTEP_WRITE_ADDR <= row[0]
+            < regmap.LOCKSTEP_WRITE_ADDR + regmap.LOCKSTEP_WRITE_COUNT]
+    assert regs[0][0] == regmap.LOCKSTEP_WRITE_ADDR and MIRROR == regmap.MIRROR_BASE
+    master, slave = os.openpty()
+    tty.setraw(master)
+    tty.setraw(slave)
+    cmd = [str(exe), "-X", "heapsize=%d" % heap, "main.py", "--device", os.ttyname(slave)]
+    if state:
+        cmd += ["--state-file", state]
+    p = subprocess.Popen(cmd, cwd=mod_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    ok = 0
+    try:
+        for k in range(steps):
+            req = _request(regs, 4000 * (k + 1), k)
+            # like the rig, resend a request that got no reply (a frame split by a scheduling
+            # pause longer than the silence time is dropped by the firmware as a CRC error)
+            # (the first one also waits for the firmware to start and open its pty)
+            for attempt in range(4 if k else 100):
+                got = b""
+                os.write(master, req)
+                t_end = time.monotonic() + (1.0 if k else 0.1)
+                while len(got) < 37 and time.monotonic() < t_end and p.poll() is None:
+                    if select.select([master], [], [], 0.05)[0]:
+                        got += os.read(master, 256)
+                if len(got) >= 37 or p.poll() is not None:
+                    break
+            if len(got) < 37:
+                break
+            ok += 1
+    finally:
+        if p.poll() is None:
+            p.kill()
+        out = p.communicate(timeout=10)[0].decode(errors="replace")
+        os.close(master)
+        os.close(slave)
+    if ok == steps:
+        return True
+    if "MemoryError" in out or "memory allocation failed" in out:
+        return False
+    raise RuntimeError("firmware on the Unix port stopped after %d steps: %s" % (ok, out[-300:]))
+
+
+def smallest_fw_heap(mod_dir, steps, exe=MPY, state=None):
+    """Smallest -X heapsize (1 KiB steps) at which firmware/main.py serves `steps` steps."""
+    lo, hi = LO, 512 * 1024
+    if not firmware_runs(mod_dir, hi, steps, exe, state):
+        raise RuntimeError("firmware does not run in %d bytes of heap" % hi)
+    while hi - lo > 1024:
+        mid = (lo + hi) // 2 // 1024 * 1024
+        if firmware_runs(mod_dir, mid, steps, exe, state):
+            hi = mid
+        else:
+            lo = mid
+    return hi
 
 
 def smallest_heap(mod_dir, board, state, exe=MPY):
@@ -64,21 +145,26 @@ def footprint(names=None):
             board = build_firmware.load_board(name)
             file_rows, total = build_firmware.build(name, tmp, quiet=True)
             mpy_bytes = sum(r[1] for r in file_rows if r[0].endswith(".mpy"))
-            peak, out = smallest_heap(pathlib.Path(tmp) / name, name,
-                                      str(pathlib.Path(tmp) / (name + "_state.bin")))
-            row = {
-                "bench": "footprint", "board": name, "mpy_bytes": mpy_bytes,
-                "peak_heap_bytes": peak, "runtime": "micropython-unix-x64",
-                "live_heap_after_start_bytes": int(out[4]), "build_bytes": total,
-                "flash_budget_bytes": board.FLASH_BUDGET_BYTES,
+            mod_dir = pathlib.Path(tmp) / name
+            state = str(pathlib.Path(tmp) / (name + "_state.bin"))
+            row = {"bench": "footprint", "board": name, "mpy_bytes": mpy_bytes}
+            exes = [("", MPY)] + ([("_32bit", MPY32)] if MPY32 and os.path.exists(MPY32) else [])
+            for suffix, exe in exes:
+                if (mod_dir / "main.py").exists():
+                    # the real firmware: main.py serving lock-step FC23 over a pty, state file on
+                    row["peak_heap_bytes" + suffix] = smallest_fw_heap(mod_dir, STEPS, exe, state)
+                # every module this issue adds (frequency meter, zero-crossing buffer, watchdog,
+                # store) on top of controller + Modbus, whether or not main.py uses them yet
+                peak, out = smallest_heap(mod_dir, name, state, exe)
+                row["peak_heap_bytes_full_set" + suffix] = peak
+                row["live_heap_after_start_bytes_full_set" + suffix] = int(out[4])
+                row.setdefault("peak_heap_bytes" + suffix, peak)
+            row.update({
+                "runtime": "micropython-unix-x64" + (", x86-32" if len(exes) > 1 else ""),
+                "build_bytes": total, "flash_budget_bytes": board.FLASH_BUDGET_BYTES,
                 "heap_budget_bytes": board.HEAP_BUDGET_BYTES,
-                "workload": "controller+modbus FC23 lock-step, %d steps" % STEPS,
-            }
-            if MPY32 and os.path.exists(MPY32):
-                peak32, out32 = smallest_heap(pathlib.Path(tmp) / name, name,
-                                              str(pathlib.Path(tmp) / (name + "_s32.bin")), MPY32)
-                row["peak_heap_bytes_32bit"] = peak32
-                row["live_heap_after_start_bytes_32bit"] = int(out32[4])
+                "workload": "%d lock-step FC23 steps" % STEPS,
+            })
             rows.append(row)
     return rows
 
