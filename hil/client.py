@@ -28,6 +28,7 @@ class Unit:
         self.c = client
         self.unit_id = unit_id
         self.failures = 0  # transactions without a valid answer
+        self.last_error = ""
         self.transactions = 0
 
     def connect(self):
@@ -56,6 +57,8 @@ class Unit:
         self.transactions += 1
         if r is None or r.isError():
             self.failures += 1
+            code = getattr(r, "exception_code", None)
+            self.last_error = "exception %02d" % code if code else "no valid answer"
             return False
         return True
 
@@ -73,8 +76,8 @@ class Unit:
             regs += regmap.s32_words(int(values[name]))
         r = self._call(self.c.write_registers, address=regmap.CFG_BASE, values=regs)
         if r is None:
-            raise ClientError("firmware refused the configuration (exception 03: a value "
-                              "outside its range or a cross-field rule)")
+            raise ClientError("configuration not accepted (%s; exception 03 = a value outside "
+                              "its range or a cross-field rule)" % self.last_error)
 
     def read_config(self):
         r = self._call(self.c.read_holding_registers, address=regmap.CFG_BASE,

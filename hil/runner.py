@@ -98,6 +98,7 @@ class Run:
             self.link.open()
         except (LinkError, OSError) as e:
             raise RunError(str(e))
+        self._faults_on(False)  # set-up runs on a clean link; faults start with the run
         timeout = lk["timeout_ms"] / 1000.0
         self.unit = Unit(make_client(self.link.client_path, self.baud, timeout), self.unit_id)
         try:
