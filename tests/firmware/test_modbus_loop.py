@@ -1,0 +1,130 @@
+# firmware/main.py's serve() loop with a fake link and a fake clock: frame boundaries by silence,
+# lock-step replies, real-time steps and the stale flag. Runs under CPython and the Unix port.
+from main import UsageError, parse_args, serve
+
+from afrr import regmap
+from afrr.config import Config
+from afrr.controller import F_FAILSAFE, F_STALE, MODE_LOCAL
+from afrr.modbus import RTU, build_request
+from afrr.unitregs import UnitRegisters
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 0
+
+    def ticks_ms(self):
+        return self.t
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+
+class _Port:
+    """Bytes arrive at scripted times; wait() moves the fake clock forward."""
+
+    def __init__(self, clock, script, t_end):
+        self.clock = clock
+        self.script = list(script)  # [(t_ms, bytes)]
+        self.t_end = t_end
+        self.sent = []
+
+    def wait(self, timeout_ms):
+        c = self.clock
+        if self.script and self.script[0][0] <= c.t + timeout_ms:
+            if self.script[0][0] > c.t:
+                c.t = self.script[0][0]
+            return True
+        c.t += timeout_ms if timeout_ms > 0 else 1
+        if c.t > self.t_end and not self.script:
+            raise _Stop()
+        return False
+
+    def readinto(self, buf):
+        t, data = self.script[0]
+        n = min(len(data), len(buf))
+        for i in range(n):
+            buf[i] = data[i]
+        if n == len(data):
+            self.script.pop(0)
+        else:
+            self.script[0] = (t, data[n:])
+        return n
+
+    def write(self, buf, n):
+        self.sent.append(bytes(buf[:n]))
+
+
+def _server(lockstep=True, **cfgv):
+    from afrr.controller import Controller
+    cfg = Config(**cfgv)
+    ctl = Controller(cfg)
+    bank = UnitRegisters(ctl, cfg, unit_id=1, lockstep=lockstep)
+    rtu = RTU(bank)
+    bank.rtu = rtu
+    return rtu, bank, ctl
+
+
+def _run(rtu, bank, script, t_end, realtime=False, steps_max=0):
+    clock = _Clock()
+    port = _Port(clock, script, t_end)
+    try:
+        serve(port, rtu, bank, clock.ticks_ms, clock.ticks_diff, 4, realtime, steps_max)
+    except _Stop:
+        pass
+    return port
+
+
+def test_split_frame_inside_silence_is_one_frame():
+    rtu, bank, ctl = _server()
+    req = build_request(1, 3, 0, 1)
+    port = _run(rtu, bank, [(10, req[:3]), (12, req[3:])], 100)
+    assert len(port.sent) == 1 and port.sent[0][:3] == bytes([1, 3, 2])
+    assert rtu.crc_errors == 0
+
+
+def test_gap_longer_than_silence_splits_the_frame():
+    rtu, bank, ctl = _server()
+    req = build_request(1, 3, 0, 1)
+    port = _run(rtu, bank, [(10, req[:3]), (30, req[3:])], 100)
+    assert port.sent == [] and rtu.crc_errors == 2 and rtu.bytes_dropped == 8
+
+
+def test_lockstep_step_per_time_write():
+    rtu, bank, ctl = _server()
+    script = []
+    for k in range(1, 4):
+        regs = regmap.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
+                                      "sim_time_ms": 4000 * k})
+        script.append((100 * k, build_request(1, 16, 0, len(regs), data=regs)))
+    port = _run(rtu, bank, script, 1000)
+    assert len(port.sent) == 3 and bank.steps == 3 and bank.sim_time_ms == 12000
+
+
+def test_realtime_steps_on_own_clock_and_goes_stale():
+    rtu, bank, ctl = _server(lockstep=False, cycle_ms=1000, max_age_ms=3000, hold_cycles=1)
+    ctl.set_mode(MODE_LOCAL)
+    regs = regmap.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000})
+    port = _run(rtu, bank, [(500, build_request(1, 16, 0, len(regs), data=regs))], 10000,
+                realtime=True, steps_max=8)
+    assert len(port.sent) == 1
+    assert bank.steps == 8
+    assert bank.status & regmap.ST_STALE and bank.status & regmap.ST_REALTIME
+    assert ctl.out.flags & F_STALE and ctl.out.flags & F_FAILSAFE
+
+
+def test_parse_args():
+    o = parse_args(["--device", "/dev/pts/3", "--realtime", "--unit", "7"])
+    assert o["device"] == "/dev/pts/3" and o["realtime"] and o["unit"] == 7
+    for bad in ([], ["--device"], ["--device", "x", "--unit", "0"], ["--bogus"],
+                ["--device", "x", "--silence-ms", "abc"]):
+        try:
+            parse_args(bad)
+        except UsageError:
+            pass
+        else:
+            raise AssertionError(bad)
