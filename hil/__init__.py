@@ -8,3 +8,5 @@ import sys
 FIRMWARE = str(pathlib.Path(__file__).resolve().parent.parent / "firmware")
 if FIRMWARE not in sys.path:
     sys.path.insert(0, FIRMWARE)
+
+from afrr import regmap  # noqa: E402,F401  (re-exported: `from hil import regmap` on the host)

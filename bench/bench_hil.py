@@ -1,0 +1,100 @@
+# HIL lock-step speed: the rig's pymodbus client against the Unix-port firmware over a pty (through
+# the fault proxy, as in a run), and the same client against a trivial in-process responder.
+import os
+import select
+import threading
+import time
+
+from hil import regmap
+from hil.client import Unit, make_client
+from hil.link import Link, UnixFirmware, open_pty
+
+N_STEPS = 600
+BAUD = 115200
+SILENCE_S = 0.00175  # 3.5 characters, fixed by the RTU spec above 19 200 baud
+
+
+def _request_bytes():
+    return 13 + 2 * regmap.LOCKSTEP_WRITE_COUNT
+
+
+def _reply_bytes():
+    return 5 + 2 * regmap.INPUT_COUNT
+
+
+def line_limit_tps(baud=BAUD, bits_per_char=10):
+    """Lock-step transactions/s a UART can carry at most: both frames plus two silences."""
+    t = (_request_bytes() + _reply_bytes()) * bits_per_char / baud + 2 * SILENCE_S
+    return 1.0 / t
+
+
+def _steps(unit, n):
+    t0 = time.perf_counter()
+    for k in range(1, n + 1):
+        out = unit.lockstep({"f_mhz": 50000 - (k % 50), "mode": 1, "soc_x100": 5000,
+                             "tod_ms": 4000 * k, "sim_time_ms": 4000 * k})
+        if out is None:
+            raise RuntimeError("lock-step transaction %d failed" % k)
+    return n / (time.perf_counter() - t0)
+
+
+def _null_responder(fd, stop):
+    """Answers every FC23 request with one canned reply, as fast as it can."""
+    from afrr.modbus import crc16
+    body = bytearray([1, 23, 2 * regmap.INPUT_COUNT]) + bytes(2 * regmap.INPUT_COUNT)
+    c = crc16(body, len(body))
+    reply = bytes(body) + bytes([c & 0xFF, c >> 8])
+    need = _request_bytes()
+    buf = b""
+    while not stop.is_set():
+        r, _, _ = select.select([fd], [], [], 0.05)
+        if not r:
+            continue
+        buf += os.read(fd, 4096)
+        while len(buf) >= need:
+            buf = buf[need:]
+            os.write(fd, reply)
+
+
+def firmware_steps_per_s(n=N_STEPS):
+    link = Link(UnixFirmware()).open()
+    unit = Unit(make_client(link.client_path, BAUD, 0.5)).connect()
+    try:
+        unit.wait_ready()
+        _steps(unit, 20)  # warm up
+        return _steps(unit, n)
+    finally:
+        unit.close()
+        link.close()
+
+
+def null_steps_per_s(n=N_STEPS):
+    m, s, path = open_pty()
+    stop = threading.Event()
+    th = threading.Thread(target=_null_responder, args=(m, stop), daemon=True)
+    th.start()
+    unit = Unit(make_client(path, BAUD, 0.5)).connect()
+    try:
+        _steps(unit, 20)
+        return _steps(unit, n)
+    finally:
+        unit.close()
+        stop.set()
+        th.join(1)
+        os.close(m)
+        os.close(s)
+
+
+def run():
+    fw = firmware_steps_per_s()
+    null = null_steps_per_s()
+    return [{"bench": "hil_lockstep", "target": "unix-pty", "steps_per_s": round(fw, 1),
+             "null_responder_steps_per_s": round(null, 1),
+             "ratio_to_null": round(fw / null, 3),
+             "request_bytes": _request_bytes(), "reply_bytes": _reply_bytes(),
+             "uart_115200_limit_steps_per_s": round(line_limit_tps(), 1)}]
+
+
+if __name__ == "__main__":
+    for row in run():
+        print(row)
