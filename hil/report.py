@@ -38,6 +38,8 @@ def terminal_table(summary, out_dir):
     for r in rows:
         lines.append("  " + "  ".join(str(x).ljust(w[i]) for i, x in enumerate(r)).rstrip())
     lines.append("  " + ", ".join("%s %s" % (k, _fmt(v)) for k, v in info))
+    for wmsg in summary.get("warnings", []):
+        lines.append("  warning: " + wmsg)
     lines.append("%s  report: %s" % ("PASS" if summary["passed"] else "FAIL", out_dir))
     return "\n".join(lines)
 
@@ -48,10 +50,10 @@ def write(run, summary, acc, out_dir):
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     with open(out / "timeseries.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["t_s", "f_mhz", "area_ace_kw", "p_set_kw", "p_kw", "soc", "failsafe",
-                    "link_ok"])
+        w.writerow(["t_s", "f_mhz", "area_ace_kw", "sp_req_kw", "p_set_kw", "p_kw", "soc",
+                    "failsafe", "link_ok"])
         for s in run.samples:
-            w.writerow([s["t_s"], s["f_mhz"], s["area_ace_kw"], s["p_set_kw"],
+            w.writerow([s["t_s"], s["f_mhz"], s["area_ace_kw"], s["sp_req_kw"], s["p_set_kw"],
                         round(s["p_kw"], 3), round(s["soc"], 6), int(s["failsafe"]),
                         int(s["link_ok"])])
     (out / "firmware.log").write_text(run.firmware_log or "")
@@ -66,7 +68,7 @@ def write(run, summary, acc, out_dir):
         md.append("| %s | %s | %s | %s |" % r)
     md += ["", "| metric | value |", "|---|---|"]
     for k, v in summary.items():
-        if k in ("criteria", "config"):
+        if k in ("criteria", "config", "warnings"):
             continue
         md.append("| %s | %s |" % (k, _fmt(v)))
     md += ["", "Unit configuration written over Modbus: " + ", ".join(
@@ -107,8 +109,11 @@ def _plots(run, acc, out):
         if acc is not None:
             ax.fill_between(t, acc["lower_kw"], acc["upper_kw"], color="tab:green",
                             alpha=0.15, label="acceptance channel")
-    fig("setpoint.png", "kW (+ = upward)", [("set-point", [x["p_set_kw"] for x in s]),
-                                            ("delivered", [x["p_kw"] for x in s])],
+    series = [("set-point (firmware)", [x["p_set_kw"] for x in s]),
+              ("delivered", [x["p_kw"] for x in s])]
+    if run.sc.scenario["mode"] == "remote":
+        series.insert(0, ("TSO request", [x["sp_req_kw"] for x in s]))
+    fig("setpoint.png", "kW (+ = upward)", series,
         "Unit set-point vs delivered power", channel)
     fig("soc.png", "SoC [%]", [("SoC", [100 * x["soc"] for x in s])], "Battery state of charge")
     st = run.steps

@@ -9,6 +9,8 @@
 # Real time (--realtime): the firmware steps on its own clock; the rig paces the emulator to the
 # wall clock and writes measurements every second.
 import math
+import pathlib
+import tempfile
 import time
 
 from afrr import regmap
@@ -50,6 +52,8 @@ class Run:
         self.steps = []  # per control cycle (lock-step) or per second (real time)
         self.samples = []  # per second
         self.firmware_log = ""
+        self.warnings = []
+        self._state_dir = None
         self.restart_counters = {"crc_errors": 0, "frames_ok": 0, "exceptions": 0,
                                  "bytes_dropped": 0}
 
@@ -88,9 +92,17 @@ class Run:
                   "resp": Faults(lk["drop_rate"], lk["flip_rate"], lk["latency_ms"],
                                  lk["jitter_ms"])}
         if self.target == "unix":
-            fw = UnixFirmware(realtime=self.realtime, unit=self.unit_id, heapsize=self.heapsize)
+            state = None
+            if lk["restarts"]:  # the restarted firmware boots from its persisted state
+                self._state_dir = tempfile.TemporaryDirectory(prefix="afrr-hil-")
+                state = pathlib.Path(self._state_dir.name) / "afrr_state.bin"
+            fw = UnixFirmware(realtime=self.realtime, unit=self.unit_id, heapsize=self.heapsize,
+                              state_file=state)
             self.link = Link(fw, faults=faults, seed=lk["seed"])
         elif self.target.startswith("serial:"):
+            if any(f.active() for f in faults.values()) or lk["cuts"] or lk["restarts"]:
+                self.warnings.append("link faults, cuts and restarts need --target unix "
+                                     "(the fault proxy sits on the pty): not injected")
             self.link = Link(device=self.target[len("serial:"):])
         else:
             raise RunError("unknown target %r: use unix or serial:PATH" % self.target)
@@ -137,6 +149,8 @@ class Run:
             self.final = self.unit.read_outputs() or {}
             self.unit.close()
             self.firmware_log = self.link.close()
+            if self._state_dir is not None:
+                self._state_dir.cleanup()
 
     def _measure(self, t_ms, cycle_ms):
         m = self.sim.unit_measurements("dut")
@@ -198,6 +212,7 @@ class Run:
             bar = tqdm(total=n, unit="step", desc=sc.scenario["name"] or sc.path.stem,
                        leave=False, dynamic_ncols=True)
         p_set = 0
+        sp_req = 0  # kW: what is asked of the unit (TSO set-point in remote mode, else p_set)
         last = None
         self._faults_on(True)
         t_wall0 = time.monotonic()
@@ -213,6 +228,7 @@ class Run:
             if mode == "remote" and k % max(1, sc.remote["period_s"] * 1000 // cycle_ms) == 0 \
                     and not _in(sc.remote["loss"], t_s):
                 sp = self._tso_setpoint(t_s)
+                sp_req = sp
                 if self.unit.send_setpoint(sp):
                     sp_sent = sp
             vals, m = self._measure(t_ms, cycle_ms)
@@ -234,6 +250,7 @@ class Run:
                 self.samples.append({
                     "t_s": self.sim.t_ms / 1000.0, "f_mhz": st["f_mhz"],
                     "area_ace_kw": st["ace_kw"], "p_set_kw": p_set, "p_kw": d,
+                    "sp_req_kw": sp_req if mode == "remote" else p_set,
                     "soc": self.bat.soc, "failsafe": bool(last and last["flags"] & F_FAILSAFE),
                     "link_ok": out is not None})
             if bar is not None:
@@ -268,9 +285,15 @@ def summarize(run):
         later = [s["t_s"] for s in steps if s["t_s"] >= a and s["out"] is not None
                  and s["out"]["flags"] & F_FAILSAFE]
         engage.append(later[0] - a if later else None)
+    # control resumes: first step without the fail-safe flag after each window ends
+    clear = []
+    for _a, b in sc.link["cuts"] + sc.remote["loss"]:
+        later = [s["t_s"] for s in steps if s["t_s"] >= b and s["out"] is not None
+                 and not s["out"]["flags"] & F_FAILSAFE]
+        clear.append(later[0] - b if later else None)
     from host.metrics import acceptance_channel
     band = max(cfg["band_up_kw"], cfg["band_down_kw"], 1)
-    acc = acceptance_channel([s["p_set_kw"] for s in samples], [s["p_kw"] for s in samples],
+    acc = acceptance_channel([s["sp_req_kw"] for s in samples], [s["p_kw"] for s in samples],
                              band) if len(samples) > 1 else None
     summary = {
         "scenario": sc.scenario["name"] or sc.path.stem,
@@ -301,6 +324,9 @@ def summarize(run):
         "failsafe_engage_s": engage,
         "failsafe_engage_max_s": max((e for e in engage if e is not None), default=None),
         "failsafe_never_engaged": sum(1 for e in engage if e is None),
+        "failsafe_clear_s": clear,
+        "failsafe_clear_max_s": max((c for c in clear if c is not None), default=None),
+        "failsafe_never_cleared": sum(1 for c in clear if c is None),
         "fw_steps": fin.get("steps"),
         "fw_frames_ok": fin.get("frames_ok"),
         "fw_crc_errors": crc_fw,
@@ -334,5 +360,6 @@ def summarize(run):
         verdicts.append({"metric": name, "value": v, "min": crit.get("min"),
                          "max": crit.get("max"), "ok": bool(ok)})
     summary["criteria"] = verdicts
+    summary["warnings"] = run.warnings
     summary["passed"] = all(c["ok"] for c in verdicts)
     return summary, acc
