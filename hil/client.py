@@ -39,10 +39,15 @@ class Unit:
     def close(self):
         self.c.close()
 
-    def wait_ready(self, timeout_s=10.0):
-        """Poll until the firmware answers (it takes a moment to start)."""
+    def wait_ready(self, timeout_s=10.0, alive=None):
+        """Poll until the firmware answers (it takes a moment to start).
+
+        `alive`: optional callable; when it returns False the firmware process has exited.
+        """
         t_end = time.monotonic() + timeout_s
         while time.monotonic() < t_end:
+            if alive is not None and not alive():
+                raise ClientError("firmware exited at start")
             try:
                 r = self.c.read_input_registers(regmap.input_by_name("fw_version")[0], count=1,
                                                 device_id=self.unit_id)

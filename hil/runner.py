@@ -113,12 +113,16 @@ class Run:
         self._faults_on(False)  # set-up runs on a clean link; faults start with the run
         timeout = lk["timeout_ms"] / 1000.0
         self.unit = Unit(make_client(self.link.client_path, self.baud, timeout), self.unit_id)
+        fw = self.link.firmware
         try:
             self.unit.connect()
-            self.unit.wait_ready()
+            self.unit.wait_ready(alive=fw.alive if fw is not None else None)
         except ClientError as e:
+            self.unit.close()
             self.firmware_log = self.link.close()
-            raise RunError("%s: %s" % (self.target, e))
+            last = [ln for ln in self.firmware_log.splitlines() if ln.strip()]
+            raise RunError("%s: %s%s" % (self.target, e, " (firmware said: %s)" % last[-1]
+                                         if last else ""))
         self._configure()
 
     def _configure(self):
