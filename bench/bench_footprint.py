@@ -9,7 +9,9 @@
 # watchdog feeder, state store) driven by lock-step FC23 frames; it stands in for the default
 # HIL scenario until firmware/main.py and the rig exist. With AFRR_MICROPYTHON32 set to a 32-bit
 # Unix port (tools/micropython32.sh), the same search also runs there: peak_heap_bytes_32bit is
-# then the board-like figure (4-byte objects, 31-bit small ints).
+# then the board-like figure (4-byte objects, 31-bit small ints); with AFRR_MICROPYTHON32_FROZEN
+# (the firmware frozen into the binary, boards/manifest_afrr.py) peak_heap_bytes_32bit_frozen is
+# what a custom board firmware built with boards/manifest.py would need.
 import os
 import pathlib
 import select
@@ -22,6 +24,7 @@ import tty
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MPY = ROOT / ".venv" / "bin" / "micropython"
 MPY32 = os.environ.get("AFRR_MICROPYTHON32", "")  # optional 32-bit port: tools/micropython32.sh
+MPY32F = os.environ.get("AFRR_MICROPYTHON32_FROZEN", "")  # the same with the firmware frozen in
 STEPS = 450  # 30 min of 4 s cycles: two state saves
 LO, HI = 8 * 1024, 1024 * 1024
 MIRROR = 0x0080  # regmap.MIRROR_BASE: input registers mirrored into the holding space
@@ -159,6 +162,13 @@ def footprint(names=None):
                 row["peak_heap_bytes_full_set" + suffix] = peak
                 row["live_heap_after_start_bytes_full_set" + suffix] = int(out[4])
                 row.setdefault("peak_heap_bytes" + suffix, peak)
+            if MPY32F and os.path.exists(MPY32F) and (mod_dir / "main.py").exists():
+                # only main.py on the filesystem: afrr/hal/boards come from frozen bytecode
+                only = pathlib.Path(tmp) / (name + "_frozen")
+                only.mkdir()
+                (only / "main.py").write_bytes((mod_dir / "main.py").read_bytes())
+                row["peak_heap_bytes_32bit_frozen"] = smallest_fw_heap(only, STEPS, MPY32F,
+                                                                       state)
             row.update({
                 "runtime": "micropython-unix-x64" + (", x86-32" if len(exes) > 1 else ""),
                 "build_bytes": total, "flash_budget_bytes": board.FLASH_BUDGET_BYTES,
