@@ -92,11 +92,15 @@ class ActivationOptimiser:
     Structure (matrix) is built once; each solve changes only bounds (demands, free capacities,
     bid volumes). backend "linprog" calls scipy.optimize.linprog(method="highs") afresh;
     "highspy" keeps one HiGHS instance and warm-starts the dual simplex from the last basis.
+    warm_start=False (highspy only) keeps the model and still changes only the bounds that
+    moved, but solves each cycle from scratch (clearSolver): where the optimum is not unique the
+    answer is then a function of this cycle's inputs alone, never of the previous basis.
+    highs_options (highspy only): option name -> value, set once on the HiGHS instance.
     """
 
     def __init__(self, areas, borders, bids=(), *, price_cap=PRICE_CAP_EUR_MWH,
                  price_floor=PRICE_FLOOR_EUR_MWH, demand_prices=None, eps=EPS_EUR_MWH,
-                 backend="linprog"):
+                 backend="linprog", warm_start=True, highs_options=None):
         if not price_floor < price_cap:
             raise ValueError(f"price_floor {price_floor} must be below price_cap {price_cap}")
         if backend not in ("linprog", "highspy"):
@@ -114,6 +118,8 @@ class ActivationOptimiser:
         self.price_cap = float(price_cap)
         self.price_floor = float(price_floor)
         self.backend = backend
+        self.warm_start = bool(warm_start)
+        self.highs_options = dict(highs_options or {})
         n, nb, ne = len(self.areas), len(self.bids), len(self.borders)
         self.n, self.nb, self.ne = n, nb, ne
         b_area = np.empty(nb, dtype=np.int64)
@@ -191,6 +197,17 @@ class ActivationOptimiser:
         """One cycle. demands_kw: area -> kW (+ up); caps: (a, b) -> (free a->b, free b->a) kW
         for every border given at construction (math.inf allowed); volumes: optional per-bid
         override of the offered kW. Returns a ClearingResult."""
+        return self._result(*self._solve(demands_kw, caps, volumes))
+
+    def solve_volumes(self, demands_kw, caps, volumes=None):
+        """The same solve, primal part only (no prices, regions or dicts), for the price-free
+        netting every emulator cycle: arrays (demand, satisfied up, satisfied down) in area
+        order and exchange in border order, kW; the values ClearingResult would hold."""
+        d, x, _, _ = self._solve(demands_kw, caps, volumes)
+        n, nb = self.n, self.nb
+        return d, x[nb:nb + n], x[nb + n:nb + 2 * n], x[nb + 2 * n:]
+
+    def _solve(self, demands_kw, caps, volumes):
         missing = [e for e in self.borders if e not in caps]
         if missing:
             raise ValueError(f"no free capacity given for border(s) {missing!r}")
@@ -200,7 +217,7 @@ class ActivationOptimiser:
         else:
             x, y, obj = self._solve_highspy(lo, hi)
         x = np.clip(x, lo, hi)  # basic variables may sit 1e-9 outside: make bounds exact
-        return self._result(d, x, y, obj)
+        return d, x, y, obj
 
     def _solve_linprog(self, lo, hi):
         bounds = np.column_stack([lo, np.where(np.isinf(hi), np.inf, hi)])
@@ -220,6 +237,9 @@ class ActivationOptimiser:
         h = self._highs
         if h is None:
             h = _quiet_highs(highspy)
+            for name, value in self.highs_options.items():
+                if h.setOptionValue(name, value) != highspy.HighsStatus.kOk:
+                    raise ValueError(f"highs_options: bad option {name!r} = {value!r}")
             lp = highspy.HighsLp()
             lp.num_col_, lp.num_row_ = self.nv, self.n
             lp.col_cost_ = self.c
@@ -236,6 +256,8 @@ class ActivationOptimiser:
             idx = np.nonzero((lo != self._lo) | (hi != self._hi))[0].astype(np.int32)
             if len(idx):
                 h.changeColsBounds(len(idx), idx, lo[idx], hi[idx])
+            if not self.warm_start:
+                h.clearSolver()   # forget the basis: no dependence on earlier cycles
         self._lo, self._hi = lo, hi
         h.run()
         status = h.getModelStatus()
