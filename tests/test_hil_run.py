@@ -146,3 +146,28 @@ def test_regmap_markdown_cli(capsys):
     assert main(["regmap", "--markdown"]) == 0
     md = capsys.readouterr().out
     assert "| holding | 0x001A | sim_time_ms |" in md and "cfg.cycle_ms" in md
+
+
+def test_serial_target_against_a_separately_started_firmware(tmp_path):
+    """`--target serial:PATH` (a board) exercised with the Unix-port firmware behind a pty."""
+    from hil.link import Link, UnixFirmware
+    link = Link(UnixFirmware()).open()
+    try:
+        sc = _scenario(tmp_path, duration=120, criteria="steps_failed = { max = 0 }")
+        out = tmp_path / "out"
+        assert main(["run", str(sc), "--target", "serial:" + link.client_path, "--out",
+                     str(out), "--no-progress"]) == 0
+        s = json.loads((out / "summary.json").read_text())
+        assert s["target"] == "serial:" + link.client_path and s["fw_steps"] == 30
+    finally:
+        link.close()
+
+
+def test_realtime_firmware_steps_on_its_own_clock(tmp_path):
+    sc = _scenario(tmp_path, duration=4, unit="cycle_ms = 1000",
+                   criteria="steps_failed = { max = 0 }")
+    out = tmp_path / "out"
+    assert main(["run", str(sc), "--realtime", "--out", str(out), "--no-progress"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["mode"] == "real time" and s["steps"] == 4
+    assert 2 <= s["fw_steps"] <= 6  # about one step per second of wall time
