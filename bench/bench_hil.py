@@ -22,9 +22,14 @@ def _reply_bytes():
     return 5 + 2 * regmap.INPUT_COUNT
 
 
-def line_limit_tps(baud=BAUD, bits_per_char=10):
-    """Lock-step transactions/s a UART can carry at most: both frames plus two silences."""
-    t = (_request_bytes() + _reply_bytes()) * bits_per_char / baud + 2 * SILENCE_S
+def line_limit_tps(baud=BAUD, bits_per_char=10, reply_bytes=None):
+    """Lock-step transactions/s a UART can carry at most: both frames plus two silences.
+
+    The 3.5-character silence is 1.75 ms above 19 200 baud (fixed by the spec), else 35 bits.
+    """
+    reply = _reply_bytes() if reply_bytes is None else reply_bytes
+    silence = SILENCE_S if baud > 19200 else 35.0 / baud
+    t = (_request_bytes() + reply) * bits_per_char / baud + 2 * silence
     return 1.0 / t
 
 
@@ -92,7 +97,11 @@ def run():
              "null_responder_steps_per_s": round(null, 1),
              "ratio_to_null": round(fw / null, 3),
              "request_bytes": _request_bytes(), "reply_bytes": _reply_bytes(),
-             "uart_115200_limit_steps_per_s": round(line_limit_tps(), 1)}]
+             "uart_115200_limit_steps_per_s": round(line_limit_tps(), 1),
+             # reading only the outputs block p_set_kw..status (0x12 registers) instead:
+             "uart_115200_outputs_only_limit_steps_per_s": round(
+                 line_limit_tps(reply_bytes=5 + 2 * 0x12), 1),
+             "uart_460800_limit_steps_per_s": round(line_limit_tps(460800), 1)}]
 
 
 if __name__ == "__main__":
