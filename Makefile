@@ -11,7 +11,7 @@ OUT ?= out
 GRID_SCENARIO ?= nordbalt_trip
 MARKET_SCENARIO ?= uncongested
 
-.PHONY: venv run test test-host test-mpy bench lint clean simulate market
+.PHONY: venv run test test-host test-mpy bench lint clean simulate market firmware deploy hil
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,25 @@ test-mpy: venv
 bench: venv
 	$(PY) -m bench --out $(OUT)/bench.json
 
+## firmware: compile for BOARD into build/$(BOARD)/ (size table; fails over the flash budget)
+firmware: venv
+	$(PY) tools/build_firmware.py $(BOARD) --out build
+
+## deploy: copy build/$(BOARD)/ to the board on PORT with mpremote, then reset it
+deploy: venv
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check
+	$(PY) tools/build_firmware.py $(BOARD) --out build
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)"
+
+## hil: the default HIL scenario against BOARD (unix: the Unix port; else the board on PORT)
+hil: venv
+ifeq ($(BOARD),unix)
+	$(PY) -m hil run $(SCENARIO) --target unix --out $(OUT)/hil-unix
+else
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check
+	$(PY) -m hil run $(SCENARIO) --target serial:$(PORT) --out $(OUT)/hil-$(BOARD)
+endif
+
 ## simulate: the grid emulator alone (no firmware)
 simulate: venv
 	$(PY) -m host simulate host/worlds/baltic.toml --scenario $(GRID_SCENARIO) --out $(OUT)/simulate
@@ -46,7 +65,7 @@ market: venv
 	$(PY) -m host market host/worlds/baltic_market.toml --scenario $(MARKET_SCENARIO) --out $(OUT)/market
 
 lint: venv
-	$(BIN)/ruff check firmware host hil boards tests bench
+	$(BIN)/ruff check firmware host hil boards tests bench tools
 
 clean:
 	rm -rf $(VENV) $(OUT) build .pytest_cache .hypothesis
