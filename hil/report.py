@@ -32,6 +32,8 @@ def terminal_table(summary, out_dir):
             ("energy down kWh", summary["energy_down_kwh"]),
             ("fw CRC errors", summary["fw_crc_errors"]),
             ("injected request frames corrupted", summary["injected_req_frames_corrupted"])]
+    if "revenue_eur" in summary:
+        info.append(("revenue EUR", summary["revenue_eur"]))
     w = [max(len(str(r[i])) for r in rows) for i in range(4)]
     lines = ["%s: %s, %s, %s control" % (summary["scenario"], summary["target"],
                                          summary["mode"], summary["control_mode"])]
@@ -68,9 +70,18 @@ def write(run, summary, acc, out_dir):
         md.append("| %s | %s | %s | %s |" % r)
     md += ["", "| metric | value |", "|---|---|"]
     for k, v in summary.items():
-        if k in ("criteria", "config", "warnings"):
+        if k in ("criteria", "config", "warnings", "settlement"):
             continue
         md.append("| %s | %s |" % (k, _fmt(v)))
+    if summary.get("settlement"):
+        md += ["", "## Settlement per ISP (delivered energy x CBMP of the unit's area)", "",
+               "| ISP start [s] | up [kWh] | down [kWh] | avg TSO set-point [kW] | revenue [EUR] |",
+               "|---|---|---|---|---|"]
+        for r in summary["settlement"]:
+            md.append("| %d | %.3f | %.3f | %.1f | %.2f |" % (
+                r["isp_start_s"], r["energy_up_kwh"], r["energy_down_kwh"],
+                r["avg_setpoint_kw"], r["revenue_eur"]))
+        md.append("| total | | | | %.2f |" % summary["revenue_eur"])
     md += ["", "Unit configuration written over Modbus: " + ", ".join(
         "%s=%s" % kv for kv in summary["config"].items()), ""]
     for p in PLOTS:

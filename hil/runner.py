@@ -62,17 +62,35 @@ class Run:
         from host.grid import Simulator, WorldError
         from host.plant import Battery, PlantError
         sc = self.sc
+        derived = {f[0]: f[3] for f in FIELDS}
+        self.market = None
         try:
-            sim = Simulator(str(sc.world_path), scenario=sc.grid["scenario"],
-                            seed=sc.scenario["seed"], step_ms=sc.grid["step_ms"])
-            sim.add_unit("dut", area=sc.grid["area"])
+            if sc.market["file"]:
+                from host.market.run import UNIT, MarketRun
+                self.market = MarketRun(str(sc.market_path), sc.market["scenario"],
+                                        seed=sc.scenario["seed"], step_ms=sc.grid["step_ms"],
+                                        on_unit=self._on_market_cycle)
+                sim, self.unit_name = self.market.sim, UNIT
+                mu = self.market.unit
+                if not mu.area:
+                    raise ValueError("the market file's [unit] has no area")
+                self.area_name = mu.area
+                derived["band_up_kw"] = int(round(mu.up_mw * 1000))
+                derived["band_down_kw"] = int(round(mu.down_mw * 1000))
+                derived["rating_kw"] = max(derived["band_up_kw"], derived["band_down_kw"], 1)
+                derived["cap_kwh"] = 2 * derived["rating_kw"]
+            else:
+                sim = Simulator(str(sc.world_path), scenario=sc.grid["scenario"],
+                                seed=sc.scenario["seed"], step_ms=sc.grid["step_ms"])
+                self.unit_name, self.area_name = "dut", sc.grid["area"]
+                sim.add_unit("dut", area=self.area_name)
         except (WorldError, KeyError, ValueError) as e:
-            raise ScenarioError("%s: [grid]: %s" % (sc.path, str(e).strip('"')))
-        area = sim.world.areas[sim.names.index(sc.grid["area"])]
-        n_ties = len(sim.unit_measurements("dut")["ties_kw"])
+            table = "market" if sc.market["file"] else "grid"
+            raise ScenarioError("%s: [%s]: %s" % (sc.path, table, str(e).strip('"')))
+        area = sim.world.areas[sim.names.index(self.area_name)]
+        n_ties = len(sim.unit_measurements(self.unit_name)["ties_kw"])
         if n_ties > 8:
             raise ScenarioError("%s: [grid] area: %d ties, the unit takes 8" % (sc.path, n_ties))
-        derived = {f[0]: f[3] for f in FIELDS}
         derived["n_ties"] = n_ties
         derived["k_mw_hz"] = max(1, int(round(area.k_mw_per_hz)))
         cfg = unit_config(sc, derived)
@@ -147,7 +165,7 @@ class Run:
         self._build_world()
         self._open()
         try:
-            return self._loop()
+            return self._loop_market() if self.market is not None else self._loop()
         finally:
             self._faults_on(False)
             self.final = self.unit.read_outputs() or {}
@@ -157,7 +175,7 @@ class Run:
                 self._state_dir.cleanup()
 
     def _measure(self, t_ms, cycle_ms):
-        m = self.sim.unit_measurements("dut")
+        m = self.sim.unit_measurements(self.unit_name)
         ties = list(m["ties_kw"]) + [0] * (8 - len(m["ties_kw"]))
         clip = regmap.S32_MAX
         v = {"f_mhz": max(0, min(65535, m["f_mhz"])), "mode": MODES[self.sc.scenario["mode"]],
@@ -174,7 +192,7 @@ class Run:
         rm = self.sc.remote
         if rm["setpoints"]:
             return int(_script_value(rm["setpoints"], t_s))
-        st = self.sim.area_state(self.sc.grid["area"])
+        st = self.sim.area_state(self.area_name)
         band = self.area.afrr_up_mw * 1000.0 if st["afrr_target_kw"] >= 0 else \
             self.area.afrr_down_mw * 1000.0
         unit_band = self.cfg["band_up_kw"] if st["afrr_target_kw"] >= 0 else \
@@ -248,9 +266,9 @@ class Run:
                                "sp_sent": sp_sent, "out": out, "area_ace_kw": m["ace_kw"]})
             for _j in range(sub):
                 d = self.bat.step(p_set, 1.0)
-                self.sim.set_unit_power("dut", d)
+                self.sim.set_unit_power(self.unit_name, d)
                 self.sim.advance(1000)
-                st = self.sim.area_state(sc.grid["area"])
+                st = self.sim.area_state(self.area_name)
                 self.samples.append({
                     "t_s": self.sim.t_ms / 1000.0, "f_mhz": st["f_mhz"],
                     "area_ace_kw": st["ace_kw"], "p_set_kw": p_set, "p_kw": d,
@@ -261,6 +279,64 @@ class Run:
                 bar.update(1)
         if bar is not None:
             bar.close()
+        self.wall_s = time.monotonic() - t_wall0
+        return self.steps
+
+
+    # -- market-driven run: the emulator's market clears every 4 s and calls back -------------
+    def _on_market_cycle(self, sp_kw, expected_kw):
+        """MarketRun callback, once per 4 s cycle: the unit's activated volume (kW, + = up).
+
+        The TSO set-point goes to the firmware (remote mode), one lock-step transaction runs
+        the control step, the battery follows the firmware's set-point for the cycle; the
+        cycle-mean delivered power goes back to the market (grid injection and settlement).
+        """
+        k = self._k
+        self._k += 1
+        cycle_ms = 4000
+        t_ms = k * cycle_ms
+        t_s = t_ms / 1000.0
+        if self._proxy() is not None:
+            self._proxy().cut = _in(self.sc.link["cuts"], t_s)
+        sp = int(round(sp_kw))
+        self._sp_req = sp
+        sp_sent = None
+        if not _in(self.sc.remote["loss"], t_s) and self.unit.send_setpoint(sp):
+            sp_sent = sp
+        vals, m = self._measure(t_ms, cycle_ms)
+        out, retries = self._transaction(vals)
+        if out is not None:
+            self._p_set = out["p_set_kw"]
+            self._last = out
+        self.steps.append({"t_s": t_s, "ok": out is not None, "retries": retries,
+                           "sp_sent": sp_sent, "out": out, "area_ace_kw": m["ace_kw"]})
+        total = 0.0
+        for j in range(cycle_ms // 1000):
+            d = self.bat.step(self._p_set, 1.0)
+            total += d
+            self.samples.append({
+                "t_s": t_s + j + 1.0, "f_mhz": m["f_mhz"], "area_ace_kw": m["ace_kw"],
+                "p_set_kw": self._p_set, "p_kw": d, "sp_req_kw": sp, "soc": self.bat.soc,
+                "failsafe": bool(self._last and self._last["flags"] & F_FAILSAFE),
+                "link_ok": out is not None})
+        if self._bar is not None:
+            self._bar.update(1)
+        return total / (cycle_ms // 1000)
+
+    def _loop_market(self):
+        sc = self.sc
+        n = sc.scenario["duration_s"] // 4
+        self._k, self._p_set, self._sp_req, self._last = 0, 0, 0, None
+        self._bar = None
+        if self.progress:
+            from tqdm import tqdm
+            self._bar = tqdm(total=n, unit="step", desc=sc.scenario["name"] or sc.path.stem,
+                             leave=False, dynamic_ncols=True)
+        self._faults_on(True)
+        t_wall0 = time.monotonic()
+        self.market_log = self.market.run(hours=n * 4 / 3600.0)
+        if self._bar is not None:
+            self._bar.close()
         self.wall_s = time.monotonic() - t_wall0
         return self.steps
 
@@ -353,6 +429,13 @@ def summarize(run):
         "acceptance_passed": int(acc["passed"]) if acc else None,
         "config": cfg,
     }
+    if getattr(run, "market", None) is not None:
+        from host.market.publication import settlement
+        rows = settlement(run.market_log)
+        summary["settlement"] = rows
+        summary["revenue_eur"] = round(sum(r["revenue_eur"] for r in rows), 2)
+        summary["market_energy_up_kwh"] = round(sum(r["energy_up_kwh"] for r in rows), 3)
+        summary["market_energy_down_kwh"] = round(sum(r["energy_down_kwh"] for r in rows), 3)
     verdicts = []
     for name, crit in sc.criteria.items():
         v = summary.get(name)

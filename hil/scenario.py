@@ -28,6 +28,10 @@ SCHEMA = {
         "step_ms": (int, 100, 1, 4000),
         "start_tod_s": (int, 0, 0, 86399),
     },
+    "market": {
+        "file": (str, "", None, None),
+        "scenario": (str, "nordbalt_trip", None, None),
+    },
     "plant": {
         "soc": (float, 0.5, 0.0, 1.0),
         "delay_s": (float, 1.0, 0.0, 60.0),
@@ -138,6 +142,14 @@ def load(path):
                 or not all(isinstance(v, (int, float)) for v in crit.values())):
             _fail(path, "criteria", name, "must be { min = N } and/or { max = N }")
     sc.criteria = dict(data.get("criteria", {}))
+    sc.market_path = None
+    if sc.market["file"]:
+        mp = pathlib.Path(sc.market["file"])
+        sc.market_path = mp if mp.is_absolute() else ROOT / mp
+        if not sc.market_path.exists():
+            _fail(path, "market", "file", "no such file %s" % sc.market["file"])
+        if sc.scenario["mode"] != "remote":
+            _fail(path, "scenario", "mode", "a [market] run needs mode = \"remote\"")
     wp = pathlib.Path(sc.grid["world"])
     sc.world_path = wp if wp.is_absolute() else ROOT / wp
     if not sc.world_path.exists():

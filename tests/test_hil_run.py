@@ -171,3 +171,22 @@ def test_realtime_firmware_steps_on_its_own_clock(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["mode"] == "real time" and s["steps"] == 4
     assert 2 <= s["fw_steps"] <= 6  # about one step per second of wall time
+
+
+def test_market_driven_remote_run_settles(tmp_path):
+    p = tmp_path / "m.toml"
+    p.write_text('[scenario]\nname = "m"\nduration_s = 400\nmode = "remote"\n'
+                 '[market]\nfile = "host/worlds/baltic_market.toml"\n'
+                 'scenario = "nordbalt_trip"\n'
+                 '[criteria]\nsetpoint_violations = { max = 0 }\n')
+    out = tmp_path / "out"
+    assert main(["run", str(p), "--out", str(out), "--no-progress"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["steps"] == 100 and s["fw_steps"] == 100
+    assert s["energy_up_kwh"] > 0
+    # the market settles exactly the energy the plant delivered behind the firmware
+    assert abs(s["market_energy_up_kwh"] - s["energy_up_kwh"]) < 1e-3
+    assert abs(s["revenue_eur"] - sum(r["revenue_eur"] for r in s["settlement"])) < 0.01
+    assert "Settlement per ISP" in (out / "report.md").read_text()
+    rows = _series(out)
+    assert max(int(r["p_set_kw"]) for r in rows) <= s["limit_up_kw"]
