@@ -144,7 +144,7 @@ class UnitRegisters:
         a = addr
         while a < end:
             i = hmap[a]
-            if self._hword[a] != 0:
+            if i == _NONE or self._hword[a] != 0:
                 return EX_ILLEGAL_ADDRESS
             w = 2 if regmap.HOLDING[i][2] == regmap.S32 else 1
             if a + w > end:
