@@ -2,6 +2,8 @@
 #
 # Unix port:  micropython firmware/main.py --device /dev/pts/N [--unit 1] [--realtime]
 #                                          [--silence-ms N] [--baud N] [--state-file PATH]
+# On a board (no command line) the board data module (boards/*.py) gives the UART, baud, RS-485
+# pin and, optionally, MODBUS_UNIT and REALTIME.
 # Lock-step (default): every write of the sim_time_ms register with a new value runs exactly one
 # control step with dt = new - old, so a run is deterministic and as fast as the link allows.
 # Real time (--realtime): the firmware steps every cfg.cycle_ms on its own clock with the latest
@@ -130,21 +132,41 @@ def _board():
         return None
 
 
-def _open_link(opts):
-    if sys.platform == "linux" or sys.platform == "darwin":
+def _on_host():
+    return sys.platform == "linux" or sys.platform == "darwin"
+
+
+def _open_link(opts, board):
+    if _on_host():
         from hal.unix_pty import PtyPort
         return PtyPort(opts["device"], opts["baud"] or None)
-    raise UsageError("no board link on %s yet: boards plug hal.board_uart in here" % sys.platform)
+    from hal.board_uart import open_board_port
+    return open_board_port(board, opts["baud"] or None)
+
+
+def _board_opts(board):
+    """A board has no command line: its data module says how to run."""
+    from hal.board_uart import silence_ms
+    baud = board.UART_BAUD
+    return {"device": None, "unit": getattr(board, "MODBUS_UNIT", 1),
+            "realtime": getattr(board, "REALTIME", False), "silence_ms": silence_ms(baud),
+            "baud": baud, "state_file": getattr(board, "STATE_PATH", None)}
 
 
 def main(argv):
-    try:
-        opts = parse_args(argv)
-    except UsageError as e:
-        msg = str(e)
-        print(("error: " + msg + "\n" if msg else "") + USAGE)
-        return 2 if msg else 0
     board = _board()
+    if _on_host():
+        try:
+            opts = parse_args(argv)
+        except UsageError as e:
+            msg = str(e)
+            print(("error: " + msg + "\n" if msg else "") + USAGE)
+            return 2 if msg else 0
+    elif board is None:
+        print("error: no board data module for this port (boards/)")
+        return 2
+    else:
+        opts = _board_opts(board)
     cfg_values = dict(board.UNIT_DEFAULTS) if board is not None else {}
     words = None
     saver = None
@@ -166,7 +188,7 @@ def main(argv):
     if saver is not None:
         bank.after_step = lambda: saver.after_step(ctl, cfg)
     try:
-        port = _open_link(opts)
+        port = _open_link(opts, board)
     except Exception as e:  # one line, never a traceback, for a bad device path
         print("error: %s" % e)
         return 2

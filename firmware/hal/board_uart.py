@@ -42,3 +42,28 @@ class UartPort:
 
     def close(self):
         pass
+
+
+def open_board_port(board, baud=None):
+    """UartPort from a board data module (boards/*.py): UART id, pins, baud, RS-485 DE pin."""
+    from machine import UART, Pin
+    baud = baud or board.UART_BAUD
+    uart = None
+    if board.UART_TX_PIN is not None:
+        try:  # rp2, esp32: pins chosen at construction
+            uart = UART(board.UART_ID, baudrate=baud, tx=Pin(board.UART_TX_PIN),
+                        rx=Pin(board.UART_RX_PIN), timeout=0, timeout_char=0)
+        except (TypeError, ValueError):
+            uart = None
+    if uart is None:  # pyboard: the UART id fixes the pins
+        uart = UART(board.UART_ID, baud, timeout=0, timeout_char=0)
+    de = None
+    if board.RS485_DE_PIN is not None:
+        de = Pin(board.RS485_DE_PIN, Pin.OUT)
+    return UartPort(uart, de, char_us=10000000 // baud)
+
+
+def silence_ms(baud):
+    """3.5 characters, at least the spec's 1.75 ms above 19 200 baud, rounded up to 2 ms."""
+    ms = (35000 + baud - 1) // baud + 1
+    return ms if ms > 2 else 2

@@ -128,3 +128,46 @@ def test_parse_args():
             pass
         else:
             raise AssertionError(bad)
+
+
+class _Uart:
+    def __init__(self, data=b""):
+        self.data = data
+        self.out = []
+
+    def any(self):
+        return len(self.data)
+
+    def readinto(self, buf):
+        if not self.data:
+            return None  # a board UART returns None when nothing is waiting
+        n = min(len(buf), len(self.data))
+        for i in range(n):
+            buf[i] = self.data[i]
+        self.data = self.data[n:]
+        return n
+
+    def write(self, b):
+        self.out.append(("tx", bytes(b)))
+
+    def flush(self):
+        self.out.append(("flush", b""))
+
+
+class _Pin:
+    def __init__(self, log):
+        self.log = log
+
+    def value(self, v):
+        self.log.append(("de", v))
+
+
+def test_board_uart_port_drives_rs485_direction_pin():
+    from hal.board_uart import UartPort, silence_ms
+    u = _Uart(b"\x01\x03")
+    port = UartPort(u, _Pin(u.out))
+    buf = bytearray(8)
+    assert port.readinto(buf) == 2 and port.readinto(buf) == 0
+    port.write(bytearray(b"abcdef"), 3)
+    assert u.out == [("de", 0), ("de", 1), ("tx", b"abc"), ("flush", b""), ("de", 0)]
+    assert silence_ms(115200) == 2 and silence_ms(9600) == 5
