@@ -16,8 +16,8 @@ def _pair(faults=None, seed=1):
 def _read_for(fd, seconds):
     got = b""
     t_end = time.monotonic() + seconds
-    while time.monotonic() < t_end:
-        r, _, _ = select.select([fd], [], [], 0.01)
+    while (left := t_end - time.monotonic()) > 0:
+        r, _, _ = select.select([fd], [], [], min(0.01, left))
         if r:
             got += os.read(fd, 4096)
     return got
