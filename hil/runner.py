@@ -360,11 +360,20 @@ def summarize(run):
     crc_fw = fin.get("crc_errors", 0) + run.restart_counters["crc_errors"]
     req_corrupt = inj["req"].get("corrupted", 0)
     # fail-safe engagement: first step with the fail-safe flag after each link cut started
+    # (real time: the link is cut too, so the first answer after the cut tells, through
+    # fault_cycles, how many of the firmware's own cycles it has been on the fail-safe path)
     engage = []
+    cyc_s = cfg["cycle_ms"] / 1000.0
     for a, _b in sc.link["cuts"] + sc.remote["loss"]:
-        later = [s["t_s"] for s in steps if s["t_s"] >= a and s["out"] is not None
+        later = [s for s in steps if s["t_s"] >= a and s["out"] is not None
                  and s["out"]["flags"] & F_FAILSAFE]
-        engage.append(later[0] - a if later else None)
+        if not later:
+            engage.append(None)
+        elif run.realtime:
+            since = later[0]["t_s"] - later[0]["out"]["fault_cycles"] * cyc_s
+            engage.append(round(max(0.0, since - a), 3))
+        else:
+            engage.append(later[0]["t_s"] - a)
     # control resumes: first step without the fail-safe flag after each window ends
     clear = []
     for _a, b in sc.link["cuts"] + sc.remote["loss"]:

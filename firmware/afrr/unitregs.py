@@ -28,6 +28,7 @@ class UnitRegisters:
         self.fw_version = regmap.VERSION
         self.since_write_ms = 0  # real time: ms since the last measurement write
         self.written_age_ms = 0  # the age_ms register as last written
+        self.written_tod_ms = 0  # ms, the tod_ms register as last written
         # register address -> field index (holding block 0 and input block), _NONE if unmapped
         self._hmap = bytearray(regmap.HOLD_COUNT)
         self._hword = bytearray(regmap.HOLD_COUNT)
@@ -64,6 +65,7 @@ class UnitRegisters:
                 v = 0
             self._hval[i] = v
         self.written_age_ms = m.age_ms
+        self.written_tod_ms = m.tod_ms
 
     # -- values -------------------------------------------------------------------------------
     def _input_value(self, i):
@@ -186,6 +188,8 @@ class UnitRegisters:
                 setattr(m, row[1], v)
                 if i == _AGE_FIELD:
                     self.written_age_ms = v
+                elif i == _TOD_FIELD:
+                    self.written_tod_ms = v
                 self.since_write_ms = 0
             elif t == regmap.T_TIE:
                 m.ties_kw[row[7]] = v
@@ -248,6 +252,7 @@ class UnitRegisters:
         if self.since_write_ms > 0x3FFFFFFF - 65536:
             self.since_write_ms = 0x3FFFFFFF - 65536
         m.age_ms = self.written_age_ms + self.since_write_ms
+        m.tod_ms = (self.written_tod_ms + self.since_write_ms) % 86400000  # the clock runs on
         if m.age_ms > max_age_ms:
             self.status |= regmap.ST_STALE
         else:
@@ -260,3 +265,4 @@ class UnitRegisters:
 
 
 _AGE_FIELD = [r[1] for r in regmap.HOLDING].index("age_ms")
+_TOD_FIELD = [r[1] for r in regmap.HOLDING].index("tod_ms")

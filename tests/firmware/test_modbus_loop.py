@@ -108,13 +108,16 @@ def test_lockstep_step_per_time_write():
 def test_realtime_steps_on_own_clock_and_goes_stale():
     rtu, bank, ctl = _server(lockstep=False, cycle_ms=1000, max_age_ms=3000, hold_cycles=1)
     ctl.set_mode(MODE_LOCAL)
-    regs = regmap.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000})
+    regs = regmap.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
+                                  "tod_ms": 123000})
     port = _run(rtu, bank, [(500, build_request(1, 16, 0, len(regs), data=regs))], 10000,
                 realtime=True, steps_max=8)
     assert len(port.sent) == 1
     assert bank.steps == 8
     assert bank.status & regmap.ST_STALE and bank.status & regmap.ST_REALTIME
     assert ctl.out.flags & F_STALE and ctl.out.flags & F_FAILSAFE
+    # the firmware's own clock carries the time of day on from the last written value
+    assert 7000 <= ctl.meas.tod_ms - 123000 <= 9000
 
 
 def test_parse_args():
