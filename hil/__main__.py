@@ -1,5 +1,6 @@
 # `python -m hil`: run a HIL scenario against the firmware; print the register map.
 import argparse
+import pathlib
 import sys
 
 from hil import report
@@ -9,6 +10,10 @@ from hil.scenario import ScenarioError, load
 
 def _run(args):
     sc = load(args.scenario)
+    try:  # fail before the run, not after it
+        pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise RunError("cannot create the report folder %s (%s)" % (args.out, e.strerror or e))
     if args.target != "unix" and not args.target.startswith("serial:"):
         raise RunError("--target must be unix or serial:PATH (e.g. serial:/dev/ttyACM0)")
     run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
