@@ -58,6 +58,21 @@ SCHEMA = {
 }
 MODES = {"off": 0, "local": 1, "remote": 2}
 
+# Summary metrics a [criteria] entry may bound (hil/runner.summarize computes every one).
+METRICS = (
+    "sim_seconds", "steps", "steps_ok", "steps_failed", "retries", "wall_s", "steps_per_s",
+    "setpoint_violations", "p_set_max_kw", "p_set_min_kw", "limit_up_kw", "limit_down_kw",
+    "soc_min_pct", "soc_max_pct", "soc_violations", "energy_up_kwh", "energy_down_kwh",
+    "f_min_mhz", "f_max_mhz", "area_ace_max_abs_kw", "failsafe_steps", "failsafe_engage_max_s",
+    "failsafe_never_engaged", "failsafe_clear_max_s", "failsafe_never_cleared", "fw_steps",
+    "fw_frames_ok", "fw_crc_errors", "fw_exceptions", "fw_bytes_dropped",
+    "injected_req_frames_corrupted", "injected_req_frames_lost",
+    "injected_resp_frames_corrupted", "injected_resp_frames_lost", "injected_bits_flipped",
+    "injected_bytes_dropped", "crc_counter_mismatch", "restarts", "acceptance_share_under",
+    "acceptance_max_window_under_share", "acceptance_late_reactions", "acceptance_passed",
+    "revenue_eur", "market_energy_up_kwh", "market_energy_down_kwh",
+)
+
 
 class Scenario:
     def __init__(self, path, data):
@@ -138,6 +153,8 @@ def load(path):
             _fail(path, "unit", key, "unknown config field (see firmware/afrr/config.py)")
     sc.unit = dict(unit)
     for name, crit in data.get("criteria", {}).items():
+        if name not in METRICS:
+            _fail(path, "criteria", name, "unknown metric (see hil/README.md)")
         if (not isinstance(crit, dict) or not crit or set(crit) - {"min", "max"}
                 or not all(isinstance(v, (int, float)) for v in crit.values())):
             _fail(path, "criteria", name, "must be { min = N } and/or { max = N }")

@@ -68,6 +68,8 @@ def test_lockstep_run_report_numbers(tmp_path, capsys):
     assert "PASS" in printed and str(out) in printed
     s = json.loads((out / "summary.json").read_text())
     assert s["passed"] and s["steps"] == 120 and s["steps_ok"] == 120
+    from hil.scenario import METRICS
+    assert {m for m in METRICS if not m.startswith(("revenue", "market_"))} <= set(s)
     assert s["fw_steps"] == 120  # exactly one firmware step per lock-step transaction
     assert s["fw_crc_errors"] == 0 and s["fw_exceptions"] == 0 and s["retries"] == 0
     rows = _series(out)
@@ -133,6 +135,10 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["run", str(bad), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "cap_kwh" in err and err.count("\n") == 1
+    p = tmp_path / "crit.toml"
+    p.write_text("[criteria]\nno_such_metric = { max = 1 }\n")
+    with pytest.raises(ScenarioError, match="no_such_metric.*unknown metric"):
+        load(p)
     p = tmp_path / "typo.toml"
     p.write_text("[scenario]\nduraton_s = 5\n")
     with pytest.raises(ScenarioError, match="duraton_s"):
@@ -187,6 +193,9 @@ def test_market_driven_remote_run_settles(tmp_path):
     # the market settles exactly the energy the plant delivered behind the firmware
     assert abs(s["market_energy_up_kwh"] - s["energy_up_kwh"]) < 1e-3
     assert abs(s["revenue_eur"] - sum(r["revenue_eur"] for r in s["settlement"])) < 0.01
+    from hil.scenario import METRICS
+    assert set(METRICS) <= set(s)
     assert "Settlement per ISP" in (out / "report.md").read_text()
     rows = _series(out)
     assert max(int(r["p_set_kw"]) for r in rows) <= s["limit_up_kw"]
+
