@@ -174,3 +174,68 @@ def test_board_uart_port_drives_rs485_direction_pin():
     port.write(bytearray(b"abcdef"), 3)
     assert u.out == [("de", 0), ("de", 1), ("tx", b"abc"), ("flush", b""), ("de", 0)]
     assert silence_ms(115200) == 2 and silence_ms(9600) == 5
+
+
+class _StaticPort:
+    """Replays one request `times` times from a preallocated buffer; allocates nothing."""
+
+    def __init__(self, clock, frame, times, stop):
+        self.clock = clock
+        self.frame = frame
+        self.left = times
+        self.stop = stop
+        self.pending = False
+        self.replies = 0
+
+    def wait(self, timeout_ms):
+        if self.left and not self.pending:
+            self.pending = True
+            self.clock.t += 10
+            return True
+        self.clock.t += timeout_ms if timeout_ms > 0 else 1
+        if not self.left:
+            raise self.stop
+        return False
+
+    def readinto(self, buf):
+        f = self.frame
+        n = len(f)
+        for i in range(n):
+            buf[i] = f[i]
+        self.pending = False
+        self.left -= 1
+        return n
+
+    def write(self, buf, n):
+        self.replies += 1
+
+
+def test_serve_loop_allocates_nothing_per_frame():
+    import sys
+    if sys.implementation.name != "micropython":
+        return
+    import gc
+
+    import micropython
+    rtu, bank, ctl = _server()
+    req = bytearray(build_request(1, 3, 0, 4))  # fits one 64-byte read
+    clock = _Clock()
+    stop = _Stop()
+    port = _StaticPort(clock, req, 3, stop)
+    try:
+        serve(port, rtu, bank, clock.ticks_ms, clock.ticks_diff, 4)  # warm up
+    except _Stop:
+        pass
+    port.left = 200
+    tm, td = clock.ticks_ms, clock.ticks_diff  # bound methods: made before the lock
+    gc.collect()
+    before = gc.mem_alloc()
+    micropython.heap_lock()
+    try:
+        serve(port, rtu, bank, tm, td, 4)
+    except _Stop:
+        pass
+    finally:
+        micropython.heap_unlock()
+    assert port.replies == 203 and rtu.frames_ok == 203
+    assert gc.mem_alloc() == before
