@@ -207,3 +207,44 @@ def test_random_bytes_then_still_answering(link):
     finally:
         c.close()
     assert link.firmware.alive()
+
+
+def test_unix_pty_server_allocates_nothing_with_a_real_pty():
+    """The Unix-port HAL (poll, readinto, write) + framing + codec + a control step per frame,
+    heap locked after 5 replies, 100 lock-step frames over a real pty."""
+    import os
+    import subprocess
+
+    from hil.link import ROOT, open_pty
+    m, s, path = open_pty()
+    p = subprocess.Popen([str(MICROPYTHON), "tests/mp_pty_alloc.py", path, "5"], cwd=str(ROOT),
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    sel = __import__("select").select
+
+    def answer(wait_s):
+        got = b""
+        t_end = time.monotonic() + wait_s
+        while len(got) < 5 + 16 and time.monotonic() < t_end:
+            if sel([m], [], [], 0.02)[0]:
+                got += os.read(m, 256)
+        return got
+
+    try:
+        for _ in range(100):  # until the firmware has opened the pty
+            os.write(m, build_request(1, 3, 0, 1))
+            if answer(0.1):
+                break
+        n_ok = 0
+        for k in range(1, 106):
+            regs = regmap.encode_holding({"f_mhz": 49990, "mode": 1, "soc_x100": 5000,
+                                          "sim_time_ms": 4000 * k, "tod_ms": 4000 * k})
+            os.write(m, build_request(1, 23, regmap.MIRROR_BASE, 8, 0, len(regs), data=regs))
+            n_ok += answer(2.0)[:3] == bytes([1, 23, 16])
+    finally:
+        os.close(m)
+        os.close(s)
+        out, _ = p.communicate(timeout=10)
+    assert n_ok == 105
+    import re
+    got = re.search(r"replies=(\d+) mem_delta=(-?\d+)", out)
+    assert got and int(got.group(1)) >= 106 and int(got.group(2)) == 0, out
