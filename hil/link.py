@@ -50,7 +50,8 @@ class FaultProxy:
     A "frame" is one chunk read from a side: the client writes a request in one write() and the
     firmware a reply in one write(), so a chunk is a frame on a pty. Counters per direction
     ('req' client->unit, 'resp' unit->client): frames, corrupted (altered, some bytes left),
-    lost (every byte dropped, or cut), bytes_dropped, bits_flipped.
+    lost (every byte dropped, or cut), bytes_dropped, bits_flipped, corrupted_bytes_out (bytes
+    of altered frames that still reached the other side).
     """
 
     def __init__(self, client_fd, unit_fd, faults=None, seed=1):
@@ -61,7 +62,8 @@ class FaultProxy:
         self.cut = False  # set by the rig: drop everything in both directions
         self.enabled = True  # faults on/off (off: pass-through, e.g. set-up and read-back)
         self.stats = {d: {"frames": 0, "corrupted": 0, "lost": 0, "bytes": 0,
-                          "bytes_dropped": 0, "bits_flipped": 0} for d in ("req", "resp")}
+                          "bytes_dropped": 0, "bits_flipped": 0, "corrupted_bytes_out": 0}
+                      for d in ("req", "resp")}
         self._queue = []  # (due monotonic s, fd, bytes) for delayed chunks
         self._stop = threading.Event()
         self._r, self._w = os.pipe()
@@ -110,6 +112,7 @@ class FaultProxy:
             out.append(b)
         if altered:
             st["corrupted" if out else "lost"] += 1
+            st["corrupted_bytes_out"] += len(out)  # what the receiver gets of altered frames
         return bytes(out)
 
     def _delay_s(self, d):

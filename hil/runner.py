@@ -430,6 +430,9 @@ def summarize(run):
         "injected_bytes_dropped": inj["req"].get("bytes_dropped", 0)
         + inj["resp"].get("bytes_dropped", 0),
         "crc_counter_mismatch": abs(crc_fw - req_corrupt) if px is not None else 0,
+        "bytes_counter_mismatch": abs(
+            fin.get("bytes_dropped", 0) + run.restart_counters["bytes_dropped"]
+            - inj["req"].get("corrupted_bytes_out", 0)) if px is not None else 0,
         "restarts": len(sc.link["restarts"]),
         "acceptance_share_under": round(acc["share_under"], 4) if acc else None,
         "acceptance_max_window_under_share": round(acc["max_window_under_share"], 4)

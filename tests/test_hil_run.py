@@ -100,6 +100,7 @@ def test_fault_injection_counters_and_limits(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["injected_req_frames_corrupted"] > 0
     assert s["fw_crc_errors"] == s["injected_req_frames_corrupted"]
+    assert s["bytes_counter_mismatch"] == 0 and s["fw_bytes_dropped"] > 0
     assert s["injected_req_frames_lost"] >= 5  # the cut swallowed every try of its steps
     assert s["setpoint_violations"] == 0 and s["restarts"] == 1
     assert s["failsafe_engage_s"][0] is not None  # the gap after the cut is a fault
