@@ -182,7 +182,7 @@ class Run:
              "sched_kw": max(-clip, min(clip, m["sched_kw"])),
              "soc_x100": max(0, min(10000, int(round(self.bat.soc * 10000)))), "age_ms": 0,
              "p_meas_kw": int(round(self.bat.p_kw)),
-             "tod_ms": (self.sc.grid["start_tod_s"] * 1000 + t_ms + cycle_ms) % DAY_MS,
+             "tod_ms": (self.sc.grid["start_tod_s"] * 1000 + t_ms) % DAY_MS,
              "sim_time_ms": t_ms + cycle_ms}
         for i, x in enumerate(ties):
             v["tie_kw_%d" % i] = max(-clip, min(clip, x))
@@ -380,6 +380,30 @@ def summarize(run):
         later = [s["t_s"] for s in steps if s["t_s"] >= b and s["out"] is not None
                  and not s["out"]["flags"] & F_FAILSAFE]
         clear.append(later[0] - b if later else None)
+    # the firmware's ISP energy counters against the set-point it commanded (integrated here):
+    # every completed ISP in which every transaction went through and nothing restarted
+    start = sc.grid["start_tod_s"]
+    rig_wh = {}
+    for s in samples:
+        q = int(((start + s["t_s"] - 1.0) % 86400.0) // 900.0)
+        e = rig_wh.setdefault(q, [0.0, 0.0])
+        e[0 if s["p_set_kw"] > 0 else 1] += abs(s["p_set_kw"]) / 3.6
+    bad_isp = set()
+    for s in steps:
+        if not s["ok"]:
+            bad_isp.add(int(((start + s["t_s"]) % 86400.0) // 900.0))
+    for t in sc.link["restarts"]:
+        bad_isp.add(int(((start + float(t)) % 86400.0) // 900.0))
+    isp_err, prev = [], None
+    for s in steps:
+        o = s["out"]
+        if o is None:
+            continue
+        if prev is not None and o["isp"] != prev["isp"] and prev["isp"] >= 0 \
+                and prev["isp"] in rig_wh and prev["isp"] not in bad_isp:
+            up, down = rig_wh[prev["isp"]]
+            isp_err.append(max(abs(o["prev_up_wh"] - up), abs(o["prev_down_wh"] - down)))
+        prev = o
     from host.metrics import acceptance_channel
     band = max(cfg["band_up_kw"], cfg["band_down_kw"], 1)
     acc = acceptance_channel([s["sp_req_kw"] for s in samples], [s["p_kw"] for s in samples],
@@ -434,6 +458,8 @@ def summarize(run):
             fin.get("bytes_dropped", 0) + run.restart_counters["bytes_dropped"]
             - inj["req"].get("corrupted_bytes_out", 0)) if px is not None else 0,
         "restarts": len(sc.link["restarts"]),
+        "isp_energy_checked": len(isp_err),
+        "isp_energy_mismatch_wh": round(max(isp_err), 3) if isp_err else 0.0,
         "acceptance_share_under": round(acc["share_under"], 4) if acc else None,
         "acceptance_max_window_under_share": round(acc["max_window_under_share"], 4)
         if acc else None,

@@ -69,7 +69,7 @@ METRICS = (
     "injected_req_frames_corrupted", "injected_req_frames_lost",
     "injected_resp_frames_corrupted", "injected_resp_frames_lost", "injected_bits_flipped",
     "injected_bytes_dropped", "crc_counter_mismatch", "bytes_counter_mismatch", "restarts",
-    "acceptance_share_under",
+    "isp_energy_checked", "isp_energy_mismatch_wh", "acceptance_share_under",
     "acceptance_max_window_under_share", "acceptance_late_reactions", "acceptance_passed",
     "revenue_eur", "market_energy_up_kwh", "market_energy_down_kwh",
 )

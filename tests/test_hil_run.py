@@ -24,6 +24,7 @@ mode = "%(mode)s"
 world = "host/worlds/baltic.toml"
 scenario = "nordbalt_trip"
 area = "LT"
+%(grid)s
 
 [unit]
 band_up_kw = 1000
@@ -43,10 +44,10 @@ setpoint_violations = { max = 0 }
 
 
 def _scenario(tmp_path, name="s.toml", duration=480, mode="local", unit="", link="",
-              criteria="", timeout=200):
+              criteria="", timeout=200, grid=""):
     p = tmp_path / name
     p.write_text(SHORT % {"duration": duration, "mode": mode, "unit": unit, "link": link,
-                          "criteria": criteria, "timeout": timeout})
+                          "criteria": criteria, "timeout": timeout, "grid": grid})
     return p
 
 
@@ -61,7 +62,8 @@ def test_default_scenario_loads():
 
 
 def test_lockstep_run_report_numbers(tmp_path, capsys):
-    sc = _scenario(tmp_path, criteria="steps_failed = { max = 0 }\nenergy_up_kwh = { min = 1 }")
+    sc = _scenario(tmp_path, criteria="steps_failed = { max = 0 }\nenergy_up_kwh = { min = 1 }",
+                   grid="start_tod_s = 600")  # an ISP boundary 300 s into the run
     out = tmp_path / "out"
     assert main(["run", str(sc), "--target", "unix", "--out", str(out), "--no-progress"]) == 0
     printed = capsys.readouterr().out
@@ -72,6 +74,8 @@ def test_lockstep_run_report_numbers(tmp_path, capsys):
     assert {m for m in METRICS if not m.startswith(("revenue", "market_"))} <= set(s)
     assert s["fw_steps"] == 120  # exactly one firmware step per lock-step transaction
     assert s["fw_crc_errors"] == 0 and s["fw_exceptions"] == 0 and s["retries"] == 0
+    # the firmware's ISP energy counter equals the set-point energy the rig integrated (floor Wh)
+    assert s["isp_energy_checked"] == 1 and s["isp_energy_mismatch_wh"] <= 1.0
     rows = _series(out)
     assert len(rows) == 480 == s["sim_seconds"]
     p_set = [int(r["p_set_kw"]) for r in rows]
