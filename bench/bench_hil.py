@@ -7,7 +7,7 @@ import time
 
 from hil import regmap
 from hil.client import Unit, make_client
-from hil.link import Link, UnixFirmware, open_pty
+from hil.link import Faults, Link, UnixFirmware, open_pty
 
 N_STEPS = 600
 BAUD = 115200
@@ -61,8 +61,11 @@ def _null_responder(fd, stop):
             os.write(fd, reply)
 
 
-def firmware_steps_per_s(n=N_STEPS):
-    link = Link(UnixFirmware()).open()
+def firmware_steps_per_s(n=N_STEPS, line_baud=0):
+    faults = None
+    if line_baud:  # the proxy delivers each frame after its time on a UART at line_baud
+        faults = {"req": Faults(line_baud=line_baud), "resp": Faults(line_baud=line_baud)}
+    link = Link(UnixFirmware(), faults=faults).open()
     unit = Unit(make_client(link.client_path, BAUD, 0.5)).connect()
     try:
         unit.wait_ready()
@@ -93,11 +96,14 @@ def null_steps_per_s(n=N_STEPS):
 def run():
     fw = firmware_steps_per_s()
     null = null_steps_per_s()
+    uart = firmware_steps_per_s(n=150, line_baud=BAUD)
     return [{"bench": "hil_lockstep", "target": "unix-pty", "steps_per_s": round(fw, 1),
              "null_responder_steps_per_s": round(null, 1),
              "ratio_to_null": round(fw / null, 3),
              "request_bytes": _request_bytes(), "reply_bytes": _reply_bytes(),
              "uart_115200_limit_steps_per_s": round(line_limit_tps(), 1),
+             # the same rig and firmware with the proxy emulating a 115 200 baud line:
+             "uart_115200_emulated_steps_per_s": round(uart, 1),
              # reading only the outputs block p_set_kw..status (0x12 registers) instead:
              "uart_115200_outputs_only_limit_steps_per_s": round(
                  line_limit_tps(reply_bytes=5 + 2 * 0x12), 1),

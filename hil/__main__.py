@@ -16,6 +16,8 @@ def _run(args):
         raise RunError("cannot create the report folder %s (%s)" % (args.out, e.strerror or e))
     if args.target != "unix" and not args.target.startswith("serial:"):
         raise RunError("--target must be unix or serial:PATH (e.g. serial:/dev/ttyACM0)")
+    if args.baud is not None and not 1200 <= args.baud <= 4000000:
+        raise RunError("--baud must be in 1200..4000000")
     run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
               progress=not args.no_progress, heapsize=args.heapsize)
     run.execute()
@@ -47,7 +49,9 @@ def main(argv=None):
     r.add_argument("--target", default="unix",
                    help="unix (spawn the firmware on the MicroPython Unix port behind a pty) "
                         "or serial:PATH (a board, e.g. serial:/dev/ttyACM0)")
-    r.add_argument("--baud", type=int, default=None, help="line rate (default: scenario's)")
+    r.add_argument("--baud", type=int, default=None,
+                   help="line rate (default: the scenario's); with --target unix the proxy "
+                        "emulates a half-duplex UART at this rate")
     r.add_argument("--realtime", action="store_true",
                    help="the firmware runs on its own clock; the rig paces to the wall clock")
     r.add_argument("--out", default="out/run", help="report folder (default out/run)")

@@ -34,11 +34,13 @@ def open_pty():
 class Faults:
     """Per-direction fault settings (rates per byte, times in ms)."""
 
-    def __init__(self, drop_rate=0.0, flip_rate=0.0, latency_ms=0.0, jitter_ms=0.0):
+    def __init__(self, drop_rate=0.0, flip_rate=0.0, latency_ms=0.0, jitter_ms=0.0,
+                 line_baud=0):
         self.drop_rate = float(drop_rate)
         self.flip_rate = float(flip_rate)
         self.latency_ms = float(latency_ms)
         self.jitter_ms = float(jitter_ms)
+        self.line_baud = int(line_baud)  # > 0: emulate a half-duplex UART line (10 bits a byte)
 
     def active(self):
         return bool(self.drop_rate or self.flip_rate or self.latency_ms or self.jitter_ms)
@@ -65,6 +67,7 @@ class FaultProxy:
                           "bytes_dropped": 0, "bits_flipped": 0, "corrupted_bytes_out": 0}
                       for d in ("req", "resp")}
         self._queue = []  # (due monotonic s, fd, bytes) for delayed chunks
+        self._line_free = 0.0  # monotonic s when the emulated line is free again
         self._stop = threading.Event()
         self._r, self._w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="fault-proxy", daemon=True)
@@ -115,11 +118,20 @@ class FaultProxy:
             st["corrupted_bytes_out"] += len(out)  # what the receiver gets of altered frames
         return bytes(out)
 
-    def _delay_s(self, d):
+    def _delay_s(self, d, n):
+        """Seconds until a chunk of n bytes arrives: line time (if emulated) + latency."""
         f = self.faults[d]
-        if not self.enabled or not (f.latency_ms or f.jitter_ms):
-            return 0.0
-        return max(0.0, f.latency_ms + self._rng.uniform(-f.jitter_ms, f.jitter_ms)) / 1000.0
+        delay = 0.0
+        if f.line_baud:  # the frame's characters, then the 3.5-character silence after it, on
+            now = time.monotonic()  # one shared half-duplex line (RS-485)
+            start = max(now, self._line_free)
+            end = start + n * 10.0 / f.line_baud
+            self._line_free = end + (0.00175 if f.line_baud > 19200 else 35.0 / f.line_baud)
+            delay = end - now
+        if self.enabled and (f.latency_ms or f.jitter_ms):
+            delay += max(0.0, f.latency_ms
+                         + self._rng.uniform(-f.jitter_ms, f.jitter_ms)) / 1000.0
+        return delay
 
     def _run(self):
         while not self._stop.is_set():
@@ -145,7 +157,7 @@ class FaultProxy:
                 data = self._mangle(d, data)
                 if not data:
                     continue
-                delay = self._delay_s(d)
+                delay = self._delay_s(d, len(data))
                 if delay or self._queue:
                     due = time.monotonic() + delay
                     # keep order within a direction: never before an earlier chunk

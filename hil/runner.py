@@ -45,6 +45,7 @@ class Run:
         self.sc = sc
         self.target = target
         self.baud = baud or sc.link["baud"]
+        self._cli_baud = baud or 0
         self.realtime = realtime
         self.progress = progress
         self.unit_id = unit_id
@@ -105,10 +106,11 @@ class Run:
 
     def _open(self):
         lk = self.sc.link
-        faults = {"req": Faults(lk["drop_rate"], lk["flip_rate"], lk["latency_ms"],
-                                lk["jitter_ms"]),
-                  "resp": Faults(lk["drop_rate"], lk["flip_rate"], lk["latency_ms"],
-                                 lk["jitter_ms"])}
+        # unix target: the proxy emulates a UART line at --baud (or [link] line_baud) if given
+        line = self._cli_baud or lk["line_baud"]
+        faults = {d: Faults(lk["drop_rate"], lk["flip_rate"], lk["latency_ms"], lk["jitter_ms"],
+                            line_baud=line if self.target == "unix" else 0)
+                  for d in ("req", "resp")}
         if self.target == "unix":
             state = None
             if lk["restarts"]:  # the restarted firmware boots from its persisted state

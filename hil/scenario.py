@@ -54,6 +54,7 @@ SCHEMA = {
         "restarts": (list, [], None, None),
         "seed": (int, 7, 0, 2**31),
         "baud": (int, 115200, 1200, 4000000),
+        "line_baud": (int, 0, 0, 4000000),
     },
 }
 MODES = {"off": 0, "local": 1, "remote": 2}

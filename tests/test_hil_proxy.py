@@ -88,3 +88,16 @@ def test_cut_drops_everything():
         assert _read_for(us, 0.1) == b"again"
     finally:
         _close(px, fds)
+
+
+def test_line_rate_emulation():
+    f = {"req": Faults(line_baud=9600), "resp": Faults(line_baud=9600)}
+    px, cs, us, fds = _pair(f)
+    try:
+        t0 = time.monotonic()
+        os.write(cs, bytes(48))  # 48 characters at 9600 baud: 50 ms on the line
+        assert _read_for(us, 0.03) == b""
+        got = _read_for(us, 0.2)
+        assert got == bytes(48) and time.monotonic() - t0 >= 0.05
+    finally:
+        _close(px, fds)
