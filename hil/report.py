@@ -132,8 +132,10 @@ def _plots(run, acc, out):
     f, ax = plt.subplots(figsize=(9, 3.2))
     ax.step(ts, [0 if x["ok"] else 1 for x in st], where="post", label="step failed", lw=1)
     ax.step(ts, [x["retries"] for x in st], where="post", label="retries", lw=1)
-    crc = [x["out"]["crc_errors"] if x["out"] else float("nan") for x in st]
+    crc = [x["fw_crc_total"] if x["fw_crc_total"] is not None else float("nan") for x in st]
     ax.plot(ts, crc, label="firmware CRC errors (cumulative)", lw=1)
+    ax.step(ts, [x["inj_req_corrupted"] for x in st], where="post", lw=1, ls="--",
+            label="request frames corrupted by the proxy (cumulative)")
     ax.set_xlabel("t [s]")
     ax.set_title("Link errors")
     ax.grid(alpha=0.3)

@@ -209,6 +209,13 @@ class Run:
                 return out, k
         return None, tries - 1
 
+    def _link_snapshot(self, out):
+        """Cumulative link errors at this step: firmware (across restarts) and injected."""
+        px = self._proxy()
+        return {"fw_crc_total": None if out is None
+                else out["crc_errors"] + self.restart_counters["crc_errors"],
+                "inj_req_corrupted": px.stats["req"]["corrupted"] if px is not None else 0}
+
     def _restart(self):
         """Kill the firmware mid-run (as a crash), start it again, configure it."""
         self._faults_on(False)
@@ -265,7 +272,8 @@ class Run:
                 p_set = out["p_set_kw"]
                 last = out
             self.steps.append({"t_s": t_s, "ok": out is not None, "retries": retries,
-                               "sp_sent": sp_sent, "out": out, "area_ace_kw": m["ace_kw"]})
+                               "sp_sent": sp_sent, "out": out, "area_ace_kw": m["ace_kw"],
+                               **self._link_snapshot(out)})
             for _j in range(sub):
                 d = self.bat.step(p_set, 1.0)
                 self.sim.set_unit_power(self.unit_name, d)
@@ -311,7 +319,8 @@ class Run:
             self._p_set = out["p_set_kw"]
             self._last = out
         self.steps.append({"t_s": t_s, "ok": out is not None, "retries": retries,
-                           "sp_sent": sp_sent, "out": out, "area_ace_kw": m["ace_kw"]})
+                           "sp_sent": sp_sent, "out": out, "area_ace_kw": m["ace_kw"],
+                           **self._link_snapshot(out)})
         total = 0.0
         for j in range(cycle_ms // 1000):
             d = self.bat.step(self._p_set, 1.0)
