@@ -140,8 +140,8 @@ def _open_link(opts, board):
     if _on_host():
         from hal.unix_pty import PtyPort
         return PtyPort(opts["device"], opts["baud"] or None)
-    from hal.board_uart import open_board_port
-    return open_board_port(board, opts["baud"] or None)
+    from hal.board_io import open_link  # boards work (issue 5): UART, pins, RS-485 DE pin
+    return open_link(board)
 
 
 def _board_opts(board):

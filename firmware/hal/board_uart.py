@@ -1,7 +1,8 @@
 # Serial link on a board: machine.UART with an optional RS-485 driver-enable pin.
 #
-# Minimal glue with the same duck type as unix_pty.PtyPort; the boards work (issue 5) builds the
-# UART from the board module and passes it here. Kept apart so the Unix port never imports machine.
+# Same duck type as unix_pty.PtyPort; hal/board_io.open_link (boards work, issue 5) builds the
+# UART and the DE pin from the board module and wraps them here. Kept apart from unix_pty so
+# the Unix port never touches machine.
 import time
 
 
@@ -42,25 +43,6 @@ class UartPort:
 
     def close(self):
         pass
-
-
-def open_board_port(board, baud=None):
-    """UartPort from a board data module (boards/*.py): UART id, pins, baud, RS-485 DE pin."""
-    from machine import UART, Pin
-    baud = baud or board.UART_BAUD
-    uart = None
-    if board.UART_TX_PIN is not None:
-        try:  # rp2, esp32: pins chosen at construction
-            uart = UART(board.UART_ID, baudrate=baud, tx=Pin(board.UART_TX_PIN),
-                        rx=Pin(board.UART_RX_PIN), timeout=0, timeout_char=0)
-        except (TypeError, ValueError):
-            uart = None
-    if uart is None:  # pyboard: the UART id fixes the pins
-        uart = UART(board.UART_ID, baud, timeout=0, timeout_char=0)
-    de = None
-    if board.RS485_DE_PIN is not None:
-        de = Pin(board.RS485_DE_PIN, Pin.OUT)
-    return UartPort(uart, de, char_us=10000000 // baud)
 
 
 def silence_ms(baud):
