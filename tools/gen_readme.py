@@ -17,7 +17,13 @@ def config_table():
     return "\n".join(rows)
 
 
-SECTIONS = {"config-table": config_table}
+def regmap_table():
+    from afrr import regmap
+
+    return regmap.markdown().rstrip("\n")
+
+
+SECTIONS = {"config-table": config_table, "regmap-table": regmap_table}
 
 
 def render(text):
