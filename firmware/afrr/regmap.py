@@ -80,6 +80,7 @@ S_UNIT = 3  # firmware state kept by the register bank (steps, sim time, status)
 ST_STALE = 0x0001  # status bit: real time, no measurement write within max_age_ms
 ST_REALTIME = 0x0002  # status bit: running on its own clock (not lock-step)
 ST_CFG_DIRTY = 0x0004  # status bit: configuration changed since start
+ST_STATE_FAULT = 0x0008  # status bit: persisted state corrupt, fell back, or refused at start
 
 # Input registers 0x0000-0x007F (FC04), also at holding 0x0080 + address (FC03/FC23), read-only:
 # (address, name, kind, unit, source, meaning)
@@ -94,7 +95,7 @@ INPUT = (
     (0x000E, "flags", U16, "bits", S_OUT, "fault and limit flags (controller F_* bits)"),
     (0x000F, "mode", U16, "-", S_OUT, "mode in force: 0 off, 1 local, 2 remote"),
     (0x0010, "fault_cycles", U16, "cycles", S_OUT, "consecutive faulty cycles"),
-    (0x0011, "status", U16, "bits", S_UNIT, "1 stale, 2 real time, 4 config changed"),
+    (0x0011, "status", U16, "bits", S_UNIT, "1 stale, 2 real time, 4 config changed, 8 state fault"),
     (0x0012, "sim_time_ms", S32, "ms", S_UNIT, "simulated time of the last step"),
     (0x0014, "steps", S32, "-", S_UNIT, "control steps run"),
     (0x0016, "remote_seq", S32, "-", S_UNIT, "TSO set-point writes received"),
