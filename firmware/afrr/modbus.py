@@ -172,6 +172,18 @@ class RTU:
         self.tx[n + 1] = c >> 8
         return n + 2
 
+    def _write_reply(self, ex, bcast):
+        """FC06/FC16 answer: none to a broadcast, else the exception or the echoed header."""
+        if bcast:
+            return 0
+        if ex:
+            return self._exception(ex)
+        rx = self.rx
+        tx = self.tx
+        for i in range(6):
+            tx[i] = rx[i]
+        return self._seal(6)
+
     def _handle(self, n):
         """A request with a valid CRC in rx[0:n]; returns the reply length (0: none)."""
         rx = self.rx
@@ -206,27 +218,13 @@ class RTU:
             if n != 8:
                 return 0 if bcast else self._exception(EX_ILLEGAL_VALUE)
             start = (rx[2] << 8) | rx[3]
-            ex = bank.write(start, 1, rx, 4)
-            if bcast:
-                return 0
-            if ex:
-                return self._exception(ex)
-            for i in range(6):
-                tx[i] = rx[i]
-            return self._seal(6)
+            return self._write_reply(bank.write(start, 1, rx, 4), bcast)
         if fc == _FC_WRITE_MULTIPLE:
             start = (rx[2] << 8) | rx[3]
             count = (rx[4] << 8) | rx[5]
             if count < 1 or count > _MAX_WRITE or rx[6] != 2 * count or n != 9 + 2 * count:
                 return 0 if bcast else self._exception(EX_ILLEGAL_VALUE)
-            ex = bank.write(start, count, rx, 7)
-            if bcast:
-                return 0
-            if ex:
-                return self._exception(ex)
-            for i in range(6):
-                tx[i] = rx[i]
-            return self._seal(6)
+            return self._write_reply(bank.write(start, count, rx, 7), bcast)
         if fc == _FC_READ_WRITE:
             rstart = (rx[2] << 8) | rx[3]
             rcount = (rx[4] << 8) | rx[5]
