@@ -56,9 +56,10 @@ def _request(regs, sim_ms, k):
     return build_request(1, 0x17, MIRROR, 16, regs[0][0], len(data), data=data)
 
 
-def firmware_runs(mod_dir, heap, steps, exe=MPY, state=None):
+def firmware_runs(mod_dir, heap, steps, exe=MPY, state=None, board=None):
     """Run main.py from mod_dir on a pty with -X heapsize=heap and drive `steps` lock-step FC23
-    transactions. Returns True if every reply came back, False on MemoryError (raises else)."""
+    transactions. Returns True if every reply came back, False on MemoryError (raises else).
+    `board`: main.py --board (a board's build holds only that board's data module)."""
     sys.path.insert(0, str(ROOT / "firmware"))
     from afrr import regmap
 
@@ -72,6 +73,8 @@ def firmware_runs(mod_dir, heap, steps, exe=MPY, state=None):
     cmd = [str(exe), "-X", "heapsize=%d" % heap, "main.py", "--device", os.ttyname(slave)]
     if state:
         cmd += ["--state-file", state]
+    if board:
+        cmd += ["--board", board]
     p = subprocess.Popen(cmd, cwd=mod_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     ok = 0
     try:
@@ -105,14 +108,14 @@ def firmware_runs(mod_dir, heap, steps, exe=MPY, state=None):
     raise RuntimeError("firmware on the Unix port stopped after %d steps: %s" % (ok, out[-300:]))
 
 
-def smallest_fw_heap(mod_dir, steps, exe=MPY, state=None):
+def smallest_fw_heap(mod_dir, steps, exe=MPY, state=None, board=None):
     """Smallest -X heapsize (1 KiB steps) at which firmware/main.py serves `steps` steps."""
     lo, hi = LO, 512 * 1024
-    if not firmware_runs(mod_dir, hi, steps, exe, state):
+    if not firmware_runs(mod_dir, hi, steps, exe, state, board):
         raise RuntimeError("firmware does not run in %d bytes of heap" % hi)
     while hi - lo > 1024:
         mid = (lo + hi) // 2 // 1024 * 1024
-        if firmware_runs(mod_dir, mid, steps, exe, state):
+        if firmware_runs(mod_dir, mid, steps, exe, state, board):
             hi = mid
         else:
             lo = mid
@@ -155,7 +158,8 @@ def footprint(names=None):
             for suffix, exe in exes:
                 if (mod_dir / "main.py").exists():
                     # the real firmware: main.py serving lock-step FC23 over a pty, state file on
-                    row["peak_heap_bytes" + suffix] = smallest_fw_heap(mod_dir, STEPS, exe, state)
+                    row["peak_heap_bytes" + suffix] = smallest_fw_heap(mod_dir, STEPS, exe, state,
+                                                                       name)
                 # every module this issue adds (frequency meter, zero-crossing buffer, watchdog,
                 # store) on top of controller + Modbus, whether or not main.py uses them yet
                 peak, out = smallest_heap(mod_dir, name, state, exe)
@@ -168,7 +172,7 @@ def footprint(names=None):
                 only.mkdir()
                 (only / "main.py").write_bytes((mod_dir / "main.py").read_bytes())
                 row["peak_heap_bytes_32bit_frozen"] = smallest_fw_heap(only, STEPS, MPY32F,
-                                                                       state)
+                                                                       state, name)
             row.update({
                 "runtime": "micropython-unix-x64" + (", x86-32" if len(exes) > 1 else ""),
                 "build_bytes": total, "flash_budget_bytes": board.FLASH_BUDGET_BYTES,

@@ -9,8 +9,8 @@ sys.path.insert(0, "firmware")
 
 import time  # noqa: E402
 
+from app import serve  # noqa: E402
 from hal.unix_pty import PtyPort  # noqa: E402
-from main import serve  # noqa: E402
 
 from afrr.config import Config  # noqa: E402
 from afrr.controller import Controller  # noqa: E402

@@ -3,8 +3,9 @@
 #   python tools/build_firmware.py <board> [--out build]
 #   python tools/build_firmware.py --all
 #
-# Every module under firmware/afrr and firmware/hal, and boards/__init__.py plus the board's own
-# data module, is compiled with `mpy-cross -march=<board.MPY_ARCH>`; firmware/main.py is copied
+# Every module under firmware/afrr and firmware/hal, firmware/app.py (the composition root), and
+# boards/__init__.py plus the board's own data module, is compiled with
+# `mpy-cross -march=<board.MPY_ARCH>`; firmware/main.py, a short shim that imports app, is copied
 # as source (a board runs main.py at boot, and it must stay readable there). Then every .mpy
 # header is checked against what the board's MicroPython loads (check_mpy), a size table is
 # printed, and the build fails with exit status 1 if it exceeds board.FLASH_BUDGET_BYTES.
@@ -123,6 +124,9 @@ def sources(board):
     for pkg in ("afrr", "hal"):
         for p in sorted((ROOT / "firmware" / pkg).glob("*.py")):
             out.append((p, "%s/%s.mpy" % (pkg, p.stem)))
+    app = ROOT / "firmware" / "app.py"  # the composition root; main.py is a shim that imports it
+    if app.exists():
+        out.append((app, "app.mpy"))
     out.append((ROOT / "boards" / "__init__.py", "boards/__init__.mpy"))
     out.append((ROOT / "boards" / (board.NAME + ".py"), "boards/%s.mpy" % board.NAME))
     main = ROOT / "firmware" / "main.py"

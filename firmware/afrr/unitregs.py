@@ -1,7 +1,9 @@
 # The register bank of the unit: binds regmap.py to a Controller; the `bank` that modbus.RTU serves.
 #
 # Pure (no I/O, no clock): lock-step time comes in through the sim_time_ms register, real time
-# through `tick(dt_ms)` called by main.py. Reads and writes allocate nothing.
+# through `tick(dt_ms)` called by app.serve(). Reads and writes allocate nothing.
+# In lock-step, tick() is also the silent-rig step: when the rig has written no new time for a
+# while, app.serve() steps on its own clock and the lock-step inputs count as stale at once.
 from afrr import regmap
 from afrr.compat import const
 from afrr.config import FIELDS, ConfigError
@@ -18,11 +20,15 @@ class UnitRegisters:
         self.ctl = ctl
         self.cfg = cfg
         self.rtu = None  # the modbus.RTU serving this bank (link counters); set by main
-        self.after_step = None  # callable run after every control step (state saving), or None
+        self.before_step = None  # callable run just before every control step (on-board
+        # frequency measurement fills ctl.meas.f_mhz), or None
+        self.after_step = None  # callable run after every completed control step (watchdog,
+        # state saving), or None
         self.unit_id = unit_id
         self.lockstep = lockstep
         self.sim_time_ms = 0  # ms, simulated time of the last step
         self.steps = 0  # steps run by this server
+        self.silent_steps = 0  # lock-step: steps run on the firmware's own clock (silent rig)
         self.remote_seq = 0
         self.status = 0 if lockstep else regmap.ST_REALTIME
         self.fw_version = regmap.VERSION
@@ -208,6 +214,9 @@ class UnitRegisters:
                     self.sim_time_ms = v
             a += 2 if row[2] == regmap.S32 else 1
         if step:
+            self.status &= ~regmap.ST_STALE  # the rig is back (set by a silent-rig tick)
+            if self.before_step is not None:
+                self.before_step()
             self.ctl.step(m, step_dt)
             self.steps += 1
             if self.after_step is not None:
@@ -246,18 +255,31 @@ class UnitRegisters:
 
     # -- real time ----------------------------------------------------------------------------
     def tick(self, dt_ms, max_age_ms):
-        """Real time: one control step on the firmware's own clock with the latest measurements."""
+        """One control step on the firmware's own clock with the latest measurements.
+
+        Real time: every cycle. Lock-step: only while the rig is silent (app.serve()); the
+        measurements were written for a step that is long past, so they count as stale at once
+        (age above max_age_ms: the controller takes its fail-safe path), and sim_time_ms, the
+        rig's clock, is left alone so that the rig's next time write still runs one step.
+        """
         m = self.ctl.meas
         self.since_write_ms += dt_ms
         if self.since_write_ms > 0x3FFFFFFF - 65536:
             self.since_write_ms = 0x3FFFFFFF - 65536
         m.age_ms = self.written_age_ms + self.since_write_ms
         m.tod_ms = (self.written_tod_ms + self.since_write_ms) % 86400000  # the clock runs on
+        if self.lockstep:
+            if m.age_ms <= max_age_ms:
+                m.age_ms = max_age_ms + 1
+            self.silent_steps = (self.silent_steps + 1) & 0x3FFFFFFF
+        else:
+            self.sim_time_ms = (self.sim_time_ms + dt_ms) & 0x3FFFFFFF
         if m.age_ms > max_age_ms:
             self.status |= regmap.ST_STALE
         else:
             self.status &= ~regmap.ST_STALE
-        self.sim_time_ms = (self.sim_time_ms + dt_ms) & 0x3FFFFFFF
+        if self.before_step is not None:
+            self.before_step()
         self.ctl.step(m, dt_ms)
         self.steps += 1
         if self.after_step is not None:

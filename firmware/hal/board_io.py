@@ -14,8 +14,16 @@ def _machine(machine):
 
 def uart_kwargs(board):
     """machine.UART keyword arguments for the board: 8N1 at UART_BAUD, pins where the port
-    takes them (the stm32 port's UARTs have fixed pins and reject tx=/rx=)."""
-    kw = {"baudrate": board.UART_BAUD, "bits": 8, "parity": None, "stop": 1}
+    takes them (the stm32 port's UARTs have fixed pins and reject tx=/rx=).
+
+    timeout=0, timeout_char=0: readinto() returns at once with what is buffered. The loop calls
+    it only after any() said bytes are waiting and finds frame ends itself (3.5-character
+    silence); with the ports' defaults (stm32: timeout=1000, timeout_char a few ms) a read of
+    the 64-byte chunk would wait for more bytes (rp2: until the timeout, because its read is
+    retried for the rest of the buffer), which stalls replies and merges frames.
+    """
+    kw = {"baudrate": board.UART_BAUD, "bits": 8, "parity": None, "stop": 1, "timeout": 0,
+          "timeout_char": 0}
     if board.PLATFORM != "pyboard" and board.UART_TX_PIN is not None:
         kw["tx"] = board.UART_TX_PIN
         kw["rx"] = board.UART_RX_PIN

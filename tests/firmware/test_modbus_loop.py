@@ -1,6 +1,6 @@
 # firmware/main.py's serve() loop with a fake link and a fake clock: frame boundaries by silence,
 # lock-step replies, real-time steps and the stale flag. Runs under CPython and the Unix port.
-from main import UsageError, parse_args, serve
+from app import UsageError, parse_args, serve
 
 from afrr import regmap
 from afrr.config import Config
