@@ -29,14 +29,16 @@ def _run(args):
 
 def _regmap(args):
     from afrr import regmap
+    from hil import regcodec
     if args.markdown:
-        sys.stdout.write(regmap.markdown())
+        from hil import regdoc
+        sys.stdout.write(regdoc.markdown())
     else:
         for row in regmap.HOLDING:
             print("holding 0x%04X %s" % (row[0], row[1]))
         for row in regmap.INPUT:
             print("input   0x%04X %s" % (row[0], row[1]))
-        for row in regmap.config_fields():
+        for row in regcodec.config_fields():
             print("holding 0x%04X cfg.%s" % (row[0], row[1]))
     return 0
 

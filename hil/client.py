@@ -8,6 +8,7 @@ from pymodbus.framer import FramerType
 
 from afrr import regmap
 from afrr.config import FIELDS
+from hil import regcodec
 
 # pymodbus logs every timeout at ERROR through the root logger: the rig counts them instead.
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL + 1)
@@ -49,7 +50,7 @@ class Unit:
             if alive is not None and not alive():
                 raise ClientError("firmware exited at start")
             try:
-                r = self.c.read_input_registers(regmap.input_by_name("fw_version")[0], count=1,
+                r = self.c.read_input_registers(regcodec.input_by_name("fw_version")[0], count=1,
                                                 device_id=self.unit_id)
                 if not r.isError():
                     return r.registers[0]
@@ -77,8 +78,8 @@ class Unit:
     def write_config(self, values):
         """Write the whole config block in one FC16 (cross-field rules hold as a whole)."""
         regs = []
-        for name, _lo, _hi, _d, _u, _m in FIELDS:
-            regs += regmap.s32_words(int(values[name]))
+        for name, _lo, _hi, _d, _u in FIELDS:
+            regs += regcodec.s32_words(int(values[name]))
         r = self._call(self.c.write_registers, address=regmap.CFG_BASE, values=regs)
         if r is None:
             raise ClientError("configuration not accepted (%s; exception 03 = a value outside "
@@ -90,30 +91,30 @@ class Unit:
         if r is None:
             return None
         w = r.registers
-        return {f[0]: regmap.words_s32(w[2 * i], w[2 * i + 1]) for i, f in enumerate(FIELDS)}
+        return {f[0]: regcodec.words_s32(w[2 * i], w[2 * i + 1]) for i, f in enumerate(FIELDS)}
 
     def set_mode(self, mode):
-        return self._call(self.c.write_register, address=regmap.holding_by_name("mode")[0],
+        return self._call(self.c.write_register, address=regcodec.holding_by_name("mode")[0],
                           value=mode) is not None
 
     def send_setpoint(self, sp_kw):
-        a = regmap.holding_by_name("remote_sp_kw")[0]
+        a = regcodec.holding_by_name("remote_sp_kw")[0]
         return self._call(self.c.write_registers, address=a,
-                          values=list(regmap.s32_words(int(sp_kw)))) is not None
+                          values=list(regcodec.s32_words(int(sp_kw)))) is not None
 
     def lockstep(self, values):
         """One FC23: write the measurement block (incl. sim_time_ms), read all outputs.
 
         Returns the outputs as a dict, or None when the transaction failed.
         """
-        regs = regmap.encode_holding(values)
+        regs = regcodec.encode_holding(values)
         r = self._call(self.c.readwrite_registers, read_address=regmap.MIRROR_BASE,
                        read_count=regmap.INPUT_COUNT,
                        write_address=regmap.LOCKSTEP_WRITE_ADDR, values=regs)
         if r is None or len(r.registers) != regmap.INPUT_COUNT:
             return None
-        return regmap.decode_input(r.registers)
+        return regcodec.decode_input(r.registers)
 
     def read_outputs(self):
         r = self._call(self.c.read_input_registers, address=0, count=regmap.INPUT_COUNT)
-        return None if r is None else regmap.decode_input(r.registers)
+        return None if r is None else regcodec.decode_input(r.registers)

@@ -5,6 +5,7 @@ import sys
 
 sys.path.insert(0, "firmware")
 sys.path.insert(0, "tests/firmware")
+sys.path.insert(0, "hil")  # hil/regcodec.py: host-side register helpers, pure
 
 
 def main():

@@ -13,6 +13,7 @@ from pymodbus.pdu import ExceptionResponse
 from afrr import regmap
 from afrr.config import FIELD_INDEX
 from afrr.modbus import build_request, crc16
+from hil import regcodec
 from hil.link import MICROPYTHON, Link, UnixFirmware
 
 pytestmark = pytest.mark.skipif(not MICROPYTHON.exists(), reason="no Unix port: make venv")
@@ -72,24 +73,24 @@ def _raw(link, data, wait_s=0.15):
 
 
 def _input(client, name):
-    a, _n, kind, *_ = regmap.input_by_name(name)
+    a, _n, kind, *_ = regcodec.input_by_name(name)
     r = client.read_input_registers(a, count=regmap.field_width(kind), device_id=1)
     assert not r.isError()
     w = r.registers
-    return regmap.words_s32(w[0], w[1]) if kind == regmap.S32 else w[0]
+    return regcodec.words_s32(w[0], w[1]) if kind == regmap.S32 else w[0]
 
 
 def test_fc03_fc06_fc16_roundtrip(client):
-    assert not client.write_register(regmap.holding_by_name("f_mhz")[0], 49876,
+    assert not client.write_register(regcodec.holding_by_name("f_mhz")[0], 49876,
                                      device_id=1).isError()
-    hi, lo = regmap.s32_words(-250000)
-    a = regmap.holding_by_name("sched_kw")[0]
+    hi, lo = regcodec.s32_words(-250000)
+    a = regcodec.holding_by_name("sched_kw")[0]
     r = client.write_registers(a, [hi, lo], device_id=1)
     assert not r.isError() and r.address == a and r.count == 2
     r = client.read_holding_registers(0, count=regmap.HOLD_COUNT, device_id=1)
     assert not r.isError() and len(r.registers) == regmap.HOLD_COUNT
     assert r.registers[0] == 49876
-    assert regmap.words_s32(*r.registers[a:a + 2]) == -250000
+    assert regcodec.words_s32(*r.registers[a:a + 2]) == -250000
 
 
 def test_fc04_and_mirror_agree(client):
@@ -97,7 +98,7 @@ def test_fc04_and_mirror_agree(client):
     r3 = client.read_holding_registers(regmap.MIRROR_BASE, count=regmap.INPUT_COUNT,
                                        device_id=1)
     assert not r4.isError() and not r3.isError()
-    a = regmap.input_by_name("fw_version")[0]
+    a = regcodec.input_by_name("fw_version")[0]
     assert r4.registers[a] == r3.registers[a] == regmap.VERSION
 
 
@@ -108,9 +109,9 @@ def test_fc23_lockstep_step(client):
             "tod_ms": 4000}
     r = client.readwrite_registers(read_address=regmap.MIRROR_BASE,
                                    read_count=regmap.INPUT_COUNT, write_address=0,
-                                   values=regmap.encode_holding(vals), device_id=1)
+                                   values=regcodec.encode_holding(vals), device_id=1)
     assert not r.isError()
-    out = regmap.decode_input(r.registers)
+    out = regcodec.decode_input(r.registers)
     assert out["steps"] == steps0 + 1 and out["sim_time_ms"] == t0 + 4000
     assert out["ace_kw"] > 0 and out["mode"] == 1  # over-frequency: surplus
     assert out["p_set_kw"] <= 0  # downward or nothing yet, never upward
@@ -118,9 +119,9 @@ def test_fc23_lockstep_step(client):
 
 def test_config_block_through_pymodbus(client):
     a = regmap.CFG_BASE + 2 * FIELD_INDEX["deadband_kw"]
-    assert not client.write_registers(a, list(regmap.s32_words(123)), device_id=1).isError()
+    assert not client.write_registers(a, list(regcodec.s32_words(123)), device_id=1).isError()
     r = client.read_holding_registers(a, count=2, device_id=1)
-    assert regmap.words_s32(*r.registers) == 123
+    assert regcodec.words_s32(*r.registers) == 123
 
 
 def test_exception_01_02_03(client):
@@ -131,7 +132,7 @@ def test_exception_01_02_03(client):
     assert isinstance(r, ExceptionResponse) and r.exception_code == 2
     r = client.write_register(regmap.MIRROR_BASE, 1, device_id=1)  # read-only mirror
     assert r.isError() and r.exception_code == 2
-    mode_a = regmap.holding_by_name("mode")[0]
+    mode_a = regcodec.holding_by_name("mode")[0]
     assert not client.write_register(mode_a, 2, device_id=1).isError()
     r = client.write_register(mode_a, 9, device_id=1)
     assert isinstance(r, ExceptionResponse) and r.exception_code == 3
@@ -140,7 +141,7 @@ def test_exception_01_02_03(client):
 
 
 def test_broadcast_write_applies_without_reply(client, link):
-    a = regmap.holding_by_name("soc_x100")[0]
+    a = regcodec.holding_by_name("soc_x100")[0]
     b0 = _input(client, "broadcasts")
     assert client.write_register(a, 4321, device_id=0, no_response_expected=True) is None
     client.close()
@@ -236,8 +237,8 @@ def test_unix_pty_server_allocates_nothing_with_a_real_pty():
                 break
         n_ok = 0
         for k in range(1, 106):
-            regs = regmap.encode_holding({"f_mhz": 49990, "mode": 1, "soc_x100": 5000,
-                                          "sim_time_ms": 4000 * k, "tod_ms": 4000 * k})
+            regs = regcodec.encode_holding({"f_mhz": 49990, "mode": 1, "soc_x100": 5000,
+                                            "sim_time_ms": 4000 * k, "tod_ms": 4000 * k})
             os.write(m, build_request(1, 23, regmap.MIRROR_BASE, 8, 0, len(regs), data=regs))
             n_ok += answer(2.0)[:3] == bytes([1, 23, 16])
     finally:

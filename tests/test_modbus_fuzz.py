@@ -8,6 +8,7 @@ from afrr.config import Config
 from afrr.controller import Controller
 from afrr.modbus import RTU, build_request, crc16
 from afrr.unitregs import UnitRegisters
+from hil import regcodec
 
 
 def _server():
@@ -109,9 +110,9 @@ def test_mutated_frames_change_nothing_unless_valid(frame, edits):
 @given(st.integers(-regmap.S32_MAX, regmap.S32_MAX))
 def test_s32_write_read_roundtrip(v):
     rtu, bank, ctl, cfg = _server()
-    a = regmap.holding_by_name("p_meas_kw")[0]
-    hi, lo = regmap.s32_words(v)
+    a = regcodec.holding_by_name("p_meas_kw")[0]
+    hi, lo = regcodec.s32_words(v)
     assert _feed_all(rtu, build_request(1, 16, a, 2, data=[hi, lo]))
     assert ctl.meas.p_meas_kw == v
     r = _feed_all(rtu, build_request(1, 3, a, 2))[0]
-    assert regmap.words_s32((r[3] << 8) | r[4], (r[5] << 8) | r[6]) == v
+    assert regcodec.words_s32((r[3] << 8) | r[4], (r[5] << 8) | r[6]) == v

@@ -1,4 +1,5 @@
 # Regenerates the tables in README.md from their single sources (config.FIELDS, regmap).
+# The meanings come from the comments on the table rows (hil/regdoc.py).
 # Usage: python tools/gen_readme.py [--check]   (--check: exit 1 if README.md is stale)
 import pathlib
 import sys
@@ -9,18 +10,15 @@ sys.path.insert(0, str(ROOT))
 
 
 def config_table():
-    from afrr.config import FIELDS
+    from hil import regdoc
 
-    rows = ["| field | unit | range | default | meaning |", "|---|---|---|---|---|"]
-    for name, lo, hi, default, unit, doc in FIELDS:
-        rows.append("| `%s` | %s | %d..%d | %d | %s |" % (name, unit, lo, hi, default, doc))
-    return "\n".join(rows)
+    return regdoc.config_table().rstrip("\n")
 
 
 def regmap_table():
-    from afrr import regmap
+    from hil import regdoc
 
-    return regmap.markdown().rstrip("\n")
+    return regdoc.markdown().rstrip("\n")
 
 
 SECTIONS = {"config-table": config_table, "regmap-table": regmap_table}

@@ -16,6 +16,11 @@
 # Writes must cover whole fields: a write that starts or ends inside an S32 field, or touches an
 # unmapped or read-only register, is refused with exception 02 and changes nothing. A value
 # outside its range gives exception 03 and changes nothing (the whole request is refused).
+#
+# The meaning of each row is the comment at its end, or the comment lines directly above it: the
+# firmware carries no doc strings (a compiled .mpy drops comments; every string here would be a
+# heap object on the board), and the README generator reads them back from this file
+# (hil/regdoc.py). Host-side helpers (encode/decode, look-up by name) are in hil/regcodec.py.
 try:
     from afrr.config import FIELDS
 except ImportError:  # host side imports this module as firmware.afrr.regmap
@@ -36,34 +41,34 @@ T_UNIT = 5  # Modbus unit address of this server (takes effect after the reply)
 T_CFG = 6  # configuration field (Config.set); index into config.FIELDS
 
 # Holding registers 0x0000-0x007F, read/write:
-# (address, name, kind, unit, lo, hi, target, index, meaning)
+# (address, name, kind, unit, lo, hi, target, index)  # meaning
 HOLDING = (
-    (0x0000, "f_mhz", U16, "mHz", 0, 65535, T_MEAS, 0,
-     "measured frequency, absolute (50 000 = nominal); valid 47 500..52 500, else fault flag"),
-    (0x0001, "mode", U16, "-", 0, 2, T_MODE, 0,
-     "0 off, 1 local FRCE control, 2 remote TSO set-point"),
-    (0x0002, "tie_kw_0", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 0, "tie-line flow 1, export +"),
-    (0x0004, "tie_kw_1", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 1, "tie-line flow 2, export +"),
-    (0x0006, "tie_kw_2", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 2, "tie-line flow 3, export +"),
-    (0x0008, "tie_kw_3", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 3, "tie-line flow 4, export +"),
-    (0x000A, "tie_kw_4", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 4, "tie-line flow 5, export +"),
-    (0x000C, "tie_kw_5", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 5, "tie-line flow 6, export +"),
-    (0x000E, "tie_kw_6", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 6, "tie-line flow 7, export +"),
-    (0x0010, "tie_kw_7", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 7, "tie-line flow 8, export +"),
-    (0x0012, "sched_kw", S32, "kW", -S32_MAX, S32_MAX, T_MEAS, 0,
-     "scheduled net export of the area"),
-    (0x0014, "soc_x100", U16, "0.01 %", 0, 10000, T_MEAS, 0, "battery state of charge"),
-    (0x0015, "age_ms", U16, "ms", 0, 65535, T_MEAS, 0,
-     "age of the measurements when written (real time adds the time since the write)"),
-    (0x0016, "p_meas_kw", S32, "kW", -S32_MAX, S32_MAX, T_MEAS, 0,
-     "measured unit power, + = discharge / load reduction (upward)"),
-    (0x0018, "tod_ms", S32, "ms", 0, 86399999, T_MEAS, 0, "time of day, UTC"),
-    (0x001A, "sim_time_ms", S32, "ms", 0, S32_MAX, T_TIME, 0,
-     "simulated time; lock-step: a new value runs one control step with dt = new - old"),
-    (0x001C, "remote_sp_kw", S32, "kW", -S32_MAX, S32_MAX, T_SP, 0,
-     "TSO aFRR set-point, + = upward; every write counts as a fresh set-point"),
-    (0x001E, "unit_id", U16, "-", 1, 247, T_UNIT, 0,
-     "Modbus unit address (applies after the reply)"),
+    # measured frequency, absolute (50 000 = nominal); valid 47 500..52 500, else fault flag
+    (0x0000, "f_mhz", U16, "mHz", 0, 65535, T_MEAS, 0),
+    # 0 off, 1 local FRCE control, 2 remote TSO set-point
+    (0x0001, "mode", U16, "-", 0, 2, T_MODE, 0),
+    (0x0002, "tie_kw_0", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 0),  # tie-line flow 1, export +
+    (0x0004, "tie_kw_1", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 1),  # tie-line flow 2, export +
+    (0x0006, "tie_kw_2", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 2),  # tie-line flow 3, export +
+    (0x0008, "tie_kw_3", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 3),  # tie-line flow 4, export +
+    (0x000A, "tie_kw_4", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 4),  # tie-line flow 5, export +
+    (0x000C, "tie_kw_5", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 5),  # tie-line flow 6, export +
+    (0x000E, "tie_kw_6", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 6),  # tie-line flow 7, export +
+    (0x0010, "tie_kw_7", S32, "kW", -S32_MAX, S32_MAX, T_TIE, 7),  # tie-line flow 8, export +
+    # scheduled net export of the area
+    (0x0012, "sched_kw", S32, "kW", -S32_MAX, S32_MAX, T_MEAS, 0),
+    (0x0014, "soc_x100", U16, "0.01 %", 0, 10000, T_MEAS, 0),  # battery state of charge
+    # age of the measurements when written (real time adds the time since the write)
+    (0x0015, "age_ms", U16, "ms", 0, 65535, T_MEAS, 0),
+    # measured unit power, + = discharge / load reduction (upward)
+    (0x0016, "p_meas_kw", S32, "kW", -S32_MAX, S32_MAX, T_MEAS, 0),
+    (0x0018, "tod_ms", S32, "ms", 0, 86399999, T_MEAS, 0),  # time of day, UTC
+    # simulated time; lock-step: a new value runs one control step with dt = new - old
+    (0x001A, "sim_time_ms", S32, "ms", 0, S32_MAX, T_TIME, 0),
+    # TSO aFRR set-point, + = upward; every write counts as a fresh set-point
+    (0x001C, "remote_sp_kw", S32, "kW", -S32_MAX, S32_MAX, T_SP, 0),
+    # Modbus unit address (applies after the reply)
+    (0x001E, "unit_id", U16, "-", 1, 247, T_UNIT, 0),
 )
 
 # The block one lock-step FC23 writes: f_mhz .. sim_time_ms (the TSO set-point is written
@@ -83,41 +88,45 @@ ST_CFG_DIRTY = 0x0004  # status bit: configuration changed since start
 ST_STATE_FAULT = 0x0008  # status bit: persisted state corrupt, fell back, or refused at start
 
 # Input registers 0x0000-0x007F (FC04), also at holding 0x0080 + address (FC03/FC23), read-only:
-# (address, name, kind, unit, source, meaning)
+# (address, name, kind, unit, source)  # meaning
 INPUT = (
-    (0x0000, "p_set_kw", S32, "kW", S_OUT, "unit set-point in force, + = upward (discharge)"),
-    (0x0002, "ace_kw", S32, "kW", S_OUT, "area control error, + = surplus"),
-    (0x0004, "frce_kw", S32, "kW", S_OUT, "FRCE after deadband and filter"),
-    (0x0006, "p_pi_kw", S32, "kW", S_OUT, "PI controller output before limits"),
-    (0x0008, "lim_up_kw", S32, "kW", S_OUT, "upward limit in force"),
-    (0x000A, "lim_down_kw", S32, "kW", S_OUT, "downward limit in force"),
-    (0x000C, "integ_kw", S32, "kW", S_OUT, "integrator state"),
-    (0x000E, "flags", U16, "bits", S_OUT, "fault and limit flags (controller F_* bits)"),
-    (0x000F, "mode", U16, "-", S_OUT, "mode in force: 0 off, 1 local, 2 remote"),
-    (0x0010, "fault_cycles", U16, "cycles", S_OUT, "consecutive faulty cycles"),
-    (0x0011, "status", U16, "bits", S_UNIT, "1 stale, 2 real time, 4 config changed, 8 state fault"),
-    (0x0012, "sim_time_ms", S32, "ms", S_UNIT, "simulated time of the last step"),
-    (0x0014, "steps", S32, "-", S_UNIT, "control steps run"),
-    (0x0016, "remote_seq", S32, "-", S_UNIT, "TSO set-point writes received"),
-    (0x0018, "frames_ok", S32, "-", S_LINK, "valid frames for this unit (and broadcasts)"),
-    (0x001A, "crc_errors", S32, "-", S_LINK, "frames discarded at a silence: bad CRC or too short"),
-    (0x001C, "bytes_dropped", S32, "-", S_LINK, "bytes discarded (bad frames, overruns)"),
-    (0x001E, "exceptions", S32, "-", S_LINK, "exception responses sent"),
-    (0x0020, "frames_other", S32, "-", S_LINK, "valid frames for another unit address"),
-    (0x0022, "broadcasts", S32, "-", S_LINK, "valid broadcast frames (address 0)"),
-    (0x0024, "isp", S32, "-", S_ENERGY, "imbalance settlement period index (15 min)"),
-    (0x0026, "up_kws", S32, "kWs", S_ENERGY, "upward energy in the running ISP"),
-    (0x0028, "down_kws", S32, "kWs", S_ENERGY, "downward energy in the running ISP"),
-    (0x002A, "prev_up_wh", S32, "Wh", S_ENERGY, "upward energy of the previous ISP"),
-    (0x002C, "prev_down_wh", S32, "Wh", S_ENERGY, "downward energy of the previous ISP"),
-    (0x002E, "fw_version", U16, "-", S_UNIT, "register map version (major*256 + minor)"),
+    (0x0000, "p_set_kw", S32, "kW", S_OUT),  # unit set-point in force, + = upward (discharge)
+    (0x0002, "ace_kw", S32, "kW", S_OUT),  # area control error, + = surplus
+    (0x0004, "frce_kw", S32, "kW", S_OUT),  # FRCE after deadband and filter
+    (0x0006, "p_pi_kw", S32, "kW", S_OUT),  # PI controller output before limits
+    (0x0008, "lim_up_kw", S32, "kW", S_OUT),  # upward limit in force
+    (0x000A, "lim_down_kw", S32, "kW", S_OUT),  # downward limit in force
+    (0x000C, "integ_kw", S32, "kW", S_OUT),  # integrator state
+    (0x000E, "flags", U16, "bits", S_OUT),  # fault and limit flags (controller F_* bits)
+    (0x000F, "mode", U16, "-", S_OUT),  # mode in force: 0 off, 1 local, 2 remote
+    (0x0010, "fault_cycles", U16, "cycles", S_OUT),  # consecutive faulty cycles
+    # 1 stale, 2 real time, 4 config changed, 8 state fault
+    (0x0011, "status", U16, "bits", S_UNIT),
+    (0x0012, "sim_time_ms", S32, "ms", S_UNIT),  # simulated time of the last step
+    (0x0014, "steps", S32, "-", S_UNIT),  # control steps run
+    (0x0016, "remote_seq", S32, "-", S_UNIT),  # TSO set-point writes received
+    (0x0018, "frames_ok", S32, "-", S_LINK),  # valid frames for this unit (and broadcasts)
+    (0x001A, "crc_errors", S32, "-", S_LINK),  # frames discarded at a silence: bad CRC or too short
+    (0x001C, "bytes_dropped", S32, "-", S_LINK),  # bytes discarded (bad frames, overruns)
+    (0x001E, "exceptions", S32, "-", S_LINK),  # exception responses sent
+    (0x0020, "frames_other", S32, "-", S_LINK),  # valid frames for another unit address
+    (0x0022, "broadcasts", S32, "-", S_LINK),  # valid broadcast frames (address 0)
+    (0x0024, "isp", S32, "-", S_ENERGY),  # imbalance settlement period index (15 min)
+    (0x0026, "up_kws", S32, "kWs", S_ENERGY),  # upward energy in the running ISP
+    (0x0028, "down_kws", S32, "kWs", S_ENERGY),  # downward energy in the running ISP
+    (0x002A, "prev_up_wh", S32, "Wh", S_ENERGY),  # upward energy of the previous ISP
+    (0x002C, "prev_down_wh", S32, "Wh", S_ENERGY),  # downward energy of the previous ISP
+    (0x002E, "fw_version", U16, "-", S_UNIT),  # register map version (major*256 + minor)
 )
 INPUT_COUNT = 0x002F  # registers 0x0000..0x002E
 MIRROR_BASE = 0x0080  # holding address of input register 0
 
 CFG_BASE = 0x0100
 CFG_COUNT = 2 * len(FIELDS)
-RESERVED = ((0x0200, 0x02FF, "authenticated TSO set-points"), (0x0300, 0x03FF, "bids / market"))
+RESERVED = (  # (first, last) holding address; exception 02
+    (0x0200, 0x02FF),  # authenticated TSO set-points
+    (0x0300, 0x03FF),  # bids / market
+)
 
 VERSION = 0x0100  # 1.0
 
@@ -132,85 +141,3 @@ MAX_RW_WRITE = 121
 def field_width(kind):
     return 2 if kind == S32 else 1
 
-
-def s32_words(v):
-    """(high, low) 16-bit words of a signed value."""
-    return (v >> 16) & 0xFFFF, v & 0xFFFF
-
-
-def words_s32(hi, lo):
-    """Signed value from (high, low) words; host side helper (may make a big int)."""
-    v = (hi << 16) | lo
-    return v - 0x100000000 if hi & 0x8000 else v
-
-
-def config_fields():
-    """Config block rows: (address, name, kind, unit, lo, hi, default, meaning)."""
-    rows = []
-    for i, f in enumerate(FIELDS):
-        rows.append((CFG_BASE + 2 * i, f[0], S32, f[4], f[1], f[2], f[3], f[5]))
-    return rows
-
-
-def holding_by_name(name):
-    for row in HOLDING:
-        if row[1] == name:
-            return row
-    raise KeyError(name)
-
-
-def input_by_name(name):
-    for row in INPUT:
-        if row[1] == name:
-            return row
-    raise KeyError(name)
-
-
-def encode_holding(values):
-    """Registers for the lock-step write block from a dict name -> int (missing = 0)."""
-    regs = [0] * LOCKSTEP_WRITE_COUNT
-    for addr, name, kind, _u, lo, hi, _t, _i, _m in HOLDING:
-        if addr >= LOCKSTEP_WRITE_COUNT:
-            continue
-        v = values.get(name, 0)
-        if v < lo or v > hi:
-            raise ValueError("%s=%d outside %d..%d" % (name, v, lo, hi))
-        if kind == S32:
-            regs[addr], regs[addr + 1] = s32_words(v)
-        else:
-            regs[addr] = v
-    return regs
-
-
-def decode_input(regs, base=0):
-    """dict name -> int from a list of input registers starting at input address `base`."""
-    out = {}
-    for addr, name, kind, _u, _s, _m in INPUT:
-        a = addr - base
-        if a < 0 or a + field_width(kind) > len(regs):
-            continue
-        out[name] = words_s32(regs[a], regs[a + 1]) if kind == S32 else regs[a]
-    return out
-
-
-def markdown():
-    """The register table for the README, generated from this module."""
-    lines = [
-        "Word order for 32-bit values: high word first (ABCD). s32 values stay within +-(2^30-1).",
-        "",
-        "| table | address | name | type | unit | R/W | range | meaning |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for addr, name, kind, unit, lo, hi, _t, _i, doc in HOLDING:
-        lines.append("| holding | 0x%04X | %s | %s | %s | R/W | %d..%d | %s |" % (
-            addr, name, "s32" if kind else "u16", unit, lo, hi, doc))
-    for addr, name, kind, unit, _s, doc in INPUT:
-        lines.append("| input (+ holding 0x%04X) | 0x%04X | %s | %s | %s | R | - | %s |" % (
-            MIRROR_BASE + addr, addr, name, "s32" if kind else "u16", unit, doc))
-    for addr, name, _k, unit, lo, hi, default, doc in config_fields():
-        lines.append("| holding | 0x%04X | cfg.%s | s32 | %s | R/W | %d..%d (default %d) | %s |" % (
-            addr, name, unit, lo, hi, default, doc))
-    for lo, hi, doc in RESERVED:
-        lines.append("| holding | 0x%04X-0x%04X | reserved | - | - | - | - | %s: exception 02 |"
-                     % (lo, hi, doc))
-    return "\n".join(lines) + "\n"

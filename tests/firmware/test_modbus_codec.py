@@ -7,6 +7,11 @@ from afrr.controller import Controller
 from afrr.modbus import RTU, build_request, crc16
 from afrr.unitregs import UnitRegisters
 
+try:
+    from hil import regcodec  # CPython (pytest)
+except ImportError:  # the Unix port: hil/__init__ needs CPython; tests/mp_runner.py adds hil/
+    import regcodec
+
 
 def _server(unit=1):
     cfg = Config()
@@ -62,7 +67,7 @@ def test_write_single_echo_and_mode():
 
 def test_write_multiple_s32_negative_roundtrip():
     rtu, bank, ctl, cfg = _server()
-    hi, lo = regmap.s32_words(-123456)
+    hi, lo = regcodec.s32_words(-123456)
     reply = _xfer(rtu, build_request(1, 16, 0x0004, 2, data=[hi, lo]))
     assert reply[:6] == bytes([1, 16, 0, 4, 0, 2])
     assert ctl.meas.ties_kw[1] == -123456
@@ -73,17 +78,17 @@ def test_write_multiple_s32_negative_roundtrip():
 def test_fc23_lockstep_runs_one_step_per_new_time():
     rtu, bank, ctl, cfg = _server()
     vals = {"f_mhz": 49900, "mode": 1, "soc_x100": 5000, "tod_ms": 4000, "sim_time_ms": 4000}
-    regs = regmap.encode_holding(vals)
+    regs = regcodec.encode_holding(vals)
     req = build_request(1, 23, regmap.MIRROR_BASE, regmap.INPUT_COUNT,
                         regmap.LOCKSTEP_WRITE_ADDR, regmap.LOCKSTEP_WRITE_COUNT, data=regs)
     reply = _xfer(rtu, req)
     assert reply[1] == 23 and reply[2] == 2 * regmap.INPUT_COUNT
-    out = regmap.decode_input(_words(reply))
+    out = regcodec.decode_input(_words(reply))
     assert out["steps"] == 1 and out["sim_time_ms"] == 4000
     assert out["ace_kw"] == ctl.out.ace_kw and out["ace_kw"] < 0  # under-frequency
     assert out["p_set_kw"] == ctl.out.p_set_kw
     # the same time again (a retry) does not step
-    out = regmap.decode_input(_words(_xfer(rtu, req)))
+    out = regcodec.decode_input(_words(_xfer(rtu, req)))
     assert out["steps"] == 1 and bank.steps == 1
 
 
@@ -115,7 +120,7 @@ def test_exception_03_keeps_previous_value():
     assert reply[1] == 0x86 and reply[2] == 3
     assert ctl.mode == 2
     # a multi-field write with one bad value changes nothing
-    hi, lo = regmap.s32_words(777)
+    hi, lo = regcodec.s32_words(777)
     reply = _xfer(rtu, build_request(1, 16, 0x0012, 3, data=[hi, lo, 20000]))
     assert reply[2] == 3 and ctl.meas.sched_kw == 0
     # count out of the spec's range
@@ -128,10 +133,10 @@ def test_config_block_write_validated():
     a = regmap.CFG_BASE + 2 * FIELD_INDEX["band_up_kw"]
     words = _words(_xfer(rtu, build_request(1, 3, a, 2)))
     assert _s32(words) == cfg.band_up_kw
-    hi, lo = regmap.s32_words(500)
+    hi, lo = regcodec.s32_words(500)
     assert _xfer(rtu, build_request(1, 16, a, 2, data=[hi, lo]))[1] == 16
     assert cfg.band_up_kw == 500
-    hi, lo = regmap.s32_words(cfg.rating_kw + 1)  # band above rating: cross-field rule
+    hi, lo = regcodec.s32_words(cfg.rating_kw + 1)  # band above rating: cross-field rule
     assert _xfer(rtu, build_request(1, 16, a, 2, data=[hi, lo]))[2] == 3
     assert cfg.band_up_kw == 500
     assert _xfer(rtu, build_request(1, 16, a + 1, 2, data=[0, 0]))[2] == 2
@@ -182,11 +187,11 @@ def test_frame_handling_allocates_nothing():
 
     import micropython
     rtu, bank, ctl, cfg = _server()
-    regs = regmap.encode_holding({"f_mhz": 50020, "mode": 1, "soc_x100": 5000,
-                                  "sim_time_ms": 1000})
+    regs = regcodec.encode_holding({"f_mhz": 50020, "mode": 1, "soc_x100": 5000,
+                                    "sim_time_ms": 1000})
     req = bytearray(build_request(1, 23, regmap.MIRROR_BASE, regmap.INPUT_COUNT, 0,
                                   regmap.LOCKSTEP_WRITE_COUNT, data=regs))
-    t_lo = 11 + 2 * regmap.holding_by_name("sim_time_ms")[0] + 2  # low word of the time
+    t_lo = 11 + 2 * regcodec.holding_by_name("sim_time_ms")[0] + 2  # low word of the time
     half = len(req) // 2
 
     def feed_req():

@@ -8,6 +8,11 @@ from afrr.controller import F_FAILSAFE, F_STALE, MODE_LOCAL
 from afrr.modbus import RTU, build_request
 from afrr.unitregs import UnitRegisters
 
+try:
+    from hil import regcodec  # CPython (pytest)
+except ImportError:  # the Unix port: hil/__init__ needs CPython; tests/mp_runner.py adds hil/
+    import regcodec
+
 
 class _Stop(Exception):
     pass
@@ -98,8 +103,8 @@ def test_lockstep_step_per_time_write():
     rtu, bank, ctl = _server()
     script = []
     for k in range(1, 4):
-        regs = regmap.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
-                                      "sim_time_ms": 4000 * k})
+        regs = regcodec.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
+                                        "sim_time_ms": 4000 * k})
         script.append((100 * k, build_request(1, 16, 0, len(regs), data=regs)))
     port = _run(rtu, bank, script, 1000)
     assert len(port.sent) == 3 and bank.steps == 3 and bank.sim_time_ms == 12000
@@ -108,8 +113,8 @@ def test_lockstep_step_per_time_write():
 def test_realtime_steps_on_own_clock_and_goes_stale():
     rtu, bank, ctl = _server(lockstep=False, cycle_ms=1000, max_age_ms=3000, hold_cycles=1)
     ctl.set_mode(MODE_LOCAL)
-    regs = regmap.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
-                                  "tod_ms": 123000})
+    regs = regcodec.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
+                                    "tod_ms": 123000})
     port = _run(rtu, bank, [(500, build_request(1, 16, 0, len(regs), data=regs))], 10000,
                 realtime=True, steps_max=8)
     assert len(port.sent) == 1
