@@ -19,7 +19,8 @@ def _run(args):
     if args.baud is not None and not 1200 <= args.baud <= 4000000:
         raise RunError("--baud must be in 1200..4000000")
     run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
-              progress=not args.no_progress, heapsize=args.heapsize)
+              progress=not args.no_progress, heapsize=args.heapsize,
+              source=args.from_source)
     run.execute()
     summary, acc = summarize(run)
     report.write(run, summary, acc, args.out)
@@ -59,6 +60,10 @@ def main(argv=None):
     r.add_argument("--out", default="out/run", help="report folder (default out/run)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--heapsize", default=None, help="Unix port heap, e.g. 64k (-X heapsize)")
+    r.add_argument("--from-source", action="store_true",
+                   help="unix target: run firmware/main.py and its modules from source instead "
+                        "of the mpy-cross build of the unix board (what a board runs); for "
+                        "debugging: the Unix port then compiles them, which costs heap")
     g = sub.add_parser("regmap", help="print the register map")
     g.add_argument("--markdown", action="store_true", help="as the README's Markdown table")
     args = ap.parse_args(argv)

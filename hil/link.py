@@ -1,15 +1,18 @@
 # The serial link of the rig: pty pairs, the firmware process on the Unix port, and the fault proxy.
 #
-# Topology for `--target unix`:
+# Topology for `--target unix` (the firmware is the mpy-cross build of the unix board, made by
+# tools/build_firmware.py into a temporary folder on first start; `source=True` runs firmware/):
 #   pymodbus client --serial_for_url(client pty)--> [FaultProxy thread] --(unit pty)--> firmware
 # The proxy always sits in the path (a pass-through when no fault is configured): it is where
 # byte drops, bit flips, latency, jitter and link cuts are injected, and it counts what it did,
 # frame by frame, so the rig can compare with the firmware's own error counters.
+import importlib.util
 import os
 import pathlib
 import random
 import select
 import subprocess
+import tempfile
 import threading
 import time
 import tty
@@ -17,6 +20,7 @@ import tty
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
 FIRMWARE_MAIN = ROOT / "firmware" / "main.py"
+BUILD_TOOL = ROOT / "tools" / "build_firmware.py"
 
 
 class LinkError(Exception):
@@ -184,24 +188,48 @@ class FaultProxy:
 class UnixFirmware:
     """The firmware on the MicroPython Unix port behind a pty; start(), stop(), restart()."""
 
-    def __init__(self, realtime=False, unit=1, silence_ms=4, state_file=None, heapsize=None):
+    def __init__(self, realtime=False, unit=1, silence_ms=4, state_file=None, heapsize=None,
+                 source=False):
         self.realtime = realtime
         self.unit = unit
         self.silence_ms = silence_ms
         self.state_file = state_file
         self.heapsize = heapsize
+        # False (default): run the mpy-cross build of the unix board, what a board runs (main.py
+        # plus compiled .mpy modules; the Unix port then spends no heap compiling source).
+        # True: run firmware/main.py and the modules from source (debugging: edit and rerun).
+        self.source = source
+        self._build = None  # tempfile.TemporaryDirectory holding the build, made on first start
         self.proc = None
         self.master = self.slave = None
         self.path = None
 
+    def main_py(self):
+        """Path of the main.py the firmware runs: the build's (made once) or the source."""
+        if self.source:
+            return FIRMWARE_MAIN
+        if self._build is None:
+            spec = importlib.util.spec_from_file_location("build_firmware", BUILD_TOOL)
+            tool = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(tool)
+            tmp = tempfile.TemporaryDirectory(prefix="afrr-fw-")
+            try:
+                tool.build("unix", tmp.name, quiet=True)
+            except tool.BuildError as e:
+                tmp.cleanup()
+                raise LinkError("firmware build for the Unix port failed: %s" % e)
+            self._build = tmp
+        return pathlib.Path(self._build.name) / "unix" / "main.py"
+
     def start(self):
         if not MICROPYTHON.exists():
             raise LinkError("no MicroPython Unix port at %s: run `make venv`" % MICROPYTHON)
+        main = self.main_py()
         self.master, self.slave, self.path = open_pty()
         cmd = [str(MICROPYTHON)]
         if self.heapsize:
             cmd += ["-X", "heapsize=%s" % self.heapsize]
-        cmd += [str(FIRMWARE_MAIN), "--device", self.path, "--unit", str(self.unit),
+        cmd += [str(main), "--device", self.path, "--unit", str(self.unit),
                 "--silence-ms", str(self.silence_ms)]
         if self.realtime:
             cmd.append("--realtime")

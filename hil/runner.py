@@ -41,7 +41,7 @@ def _script_value(points, t):
 
 class Run:
     def __init__(self, sc, target="unix", baud=None, realtime=False, progress=True,
-                 unit_id=1, heapsize=None):
+                 unit_id=1, heapsize=None, source=False):
         self.sc = sc
         self.target = target
         self.baud = baud or sc.link["baud"]
@@ -50,6 +50,7 @@ class Run:
         self.progress = progress
         self.unit_id = unit_id
         self.heapsize = heapsize
+        self.source = source  # unix target: firmware from source, not the mpy-cross build
         self.steps = []  # per control cycle (lock-step) or per second (real time)
         self.samples = []  # per second
         self.firmware_log = ""
@@ -117,7 +118,7 @@ class Run:
                 self._state_dir = tempfile.TemporaryDirectory(prefix="afrr-hil-")
                 state = pathlib.Path(self._state_dir.name) / "afrr_state.bin"
             fw = UnixFirmware(realtime=self.realtime, unit=self.unit_id, heapsize=self.heapsize,
-                              state_file=state)
+                              state_file=state, source=self.source)
             self.link = Link(fw, faults=faults, seed=lk["seed"])
         elif self.target.startswith("serial:"):
             if any(f.active() for f in faults.values()) or lk["cuts"] or lk["restarts"]:
