@@ -27,6 +27,10 @@ class RunError(Exception):
     """A one-line reason why the run could not be carried out."""
 
 
+class _FirmwareExited(Exception):
+    """The firmware process on the Unix port ended during the run (crash, MemoryError)."""
+
+
 def _in(windows, t):
     return any(a <= t < b for a, b in windows)
 
@@ -169,6 +173,8 @@ class Run:
         self._open()
         try:
             return self._loop_market() if self.market is not None else self._loop()
+        except _FirmwareExited:
+            pass
         finally:
             self._faults_on(False)
             self.final = self.unit.read_outputs() or {}
@@ -176,6 +182,9 @@ class Run:
             self.firmware_log = self.link.close()
             if self._state_dir is not None:
                 self._state_dir.cleanup()
+        last = [ln for ln in self.firmware_log.splitlines() if ln.strip()]
+        raise RunError("%s: firmware exited after %d steps%s" % (
+            self.target, len(self.steps), " (firmware said: %s)" % last[-1] if last else ""))
 
     def _measure(self, t_ms, cycle_ms):
         m = self.sim.unit_measurements(self.unit_name)
@@ -208,6 +217,9 @@ class Run:
             out = self.unit.lockstep(vals)
             if out is not None:
                 return out, k
+        fw = self.link.firmware
+        if fw is not None and not fw.alive():  # no point waiting out the rest of the run
+            raise _FirmwareExited()
         return None, tries - 1
 
     def _link_snapshot(self, out):

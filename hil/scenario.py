@@ -2,7 +2,7 @@
 import pathlib
 import tomllib
 
-from afrr.config import FIELD_INDEX, ConfigError
+from afrr.config import ConfigError, field_index
 from afrr.config import load as load_config
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -151,7 +151,7 @@ def load(path):
             _fail(path, "remote", "setpoints", "each entry must be { t_s = N, sp_kw = N }")
     unit = data.get("unit", {})
     for key, value in unit.items():
-        if key not in FIELD_INDEX:
+        if field_index(key) is None:
             _fail(path, "unit", key, "unknown config field (see firmware/afrr/config.py)")
     sc.unit = dict(unit)
     for name, crit in data.get("criteria", {}).items():

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 import boards
-from afrr.config import FIELD_INDEX, Config
+from afrr.config import Config, field_index
 from conftest import MICROPYTHON, ROOT
 
 PIN = (int, str, type(None))
@@ -71,7 +71,7 @@ def test_board_values_are_consistent(name):
             if p is not None]
     assert len(pins) == len(set(pins)), "%s: a pin used twice: %r" % (name, pins)
     for k in b.UNIT_DEFAULTS:
-        assert k in FIELD_INDEX, "%s: UNIT_DEFAULTS names unknown field %s" % (name, k)
+        assert field_index(k) is not None, "%s: UNIT_DEFAULTS names unknown field %s" % (name, k)
     Config(**b.UNIT_DEFAULTS)  # validates, raises ConfigError naming the field
     if b.UART_ID is None:
         assert name == "unix"

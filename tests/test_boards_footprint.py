@@ -7,7 +7,7 @@ from conftest import MICROPYTHON, ROOT
 
 
 def test_footprint_row_for_the_smallest_board():
-    (row,) = bench_footprint.footprint(["pyboard_v11"])
+    (row,) = bench_footprint.footprint(["pyboard_v11"], hil=False)  # HIL search: ~1 min
     assert row["bench"] == "footprint" and row["board"] == "pyboard_v11"
     assert 10000 < row["mpy_bytes"] < 40 * 1024  # issue target: under 40 KB of .mpy
     assert row["build_bytes"] <= row["flash_budget_bytes"]
@@ -23,3 +23,8 @@ def test_workload_fails_cleanly_below_its_peak(tmp_path):
                         "firmware", "unix", "10", str(tmp_path / "s.bin")], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "MemoryError" in r.stdout + r.stderr
+
+
+def test_hil_heap_search_sees_a_memory_error_as_too_small():
+    # the default-scenario search relies on a clean "too small" answer, not a hang or a crash
+    assert bench_footprint._hil_passes(bench_footprint.DEFAULT_SCENARIO, 16 * 1024) is False

@@ -1,10 +1,16 @@
-# The default HIL scenario runs on the Unix port inside a bounded heap (issue 5, item 7).
+# The default HIL scenario runs on the Unix port inside the smallest board heap (issue 5, item 7).
 #
-# The smallest board heap budget is 64 KiB (boards/pyboard_v11.py). The pinned Unix port is
-# 64-bit: objects and pointers are up to twice their size on a 32-bit board, and the default
-# scenario needs 73-76 KiB there but 53-56 KiB on a 32-bit Unix build (measured 2026-11-25, see
-# bench/bench_footprint.py and tools/micropython32.sh). So the check here is 1.5 x the budget on
-# the 64-bit port, and the budget itself on a 32-bit port when AFRR_MICROPYTHON32 is set.
+# The smallest board heap budget is 64 KiB (boards/pyboard_v11.py). `--target unix` runs the
+# unix board's mpy-cross build (hil/link.py), as a board runs it: no heap goes to compiling
+# source. The pinned Unix port is 64-bit, where objects and pointers are up to twice their size
+# on a 32-bit board, so holding the budget here is the stricter check.
+# Measured 2026-11-25 on the pinned x64 port (bench/bench_footprint.smallest_hil_heap, 1 KiB
+# steps): 88 KiB from source; from the build 68-69 KiB, and 63 KiB once firmware/app.py's
+# compose() stops importing hal.store when no state file is used (6.5 KiB of hal.store and
+# afrr.persist that the default scenario never calls). Until that change lands the 64 KiB test
+# is an expected failure (strict: it turns into a plain assertion by itself once compose()
+# no longer imports hal.store unconditionally), and a guard holds the present figure.
+import ast
 import importlib
 import os
 import subprocess
@@ -27,16 +33,44 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def _run(tmp_path, heap, exe=None):
+def _run(tmp_path, heap, exe=None, *extra):
     args = ["run", "hil/scenarios/default.toml", "--target", "unix", "--out",
-            str(tmp_path / "hil"), "--heapsize", str(heap), "--no-progress"]
+            str(tmp_path / "hil"), "--no-progress", *extra]
+    if heap:
+        args += ["--heapsize", str(heap)]
     cmd = [sys.executable, "-m", "hil", *args] if exe is None else \
         [sys.executable, "-c", RUN_32, exe, *args]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
-def test_default_scenario_in_one_and_a_half_budgets_on_64_bit(tmp_path):
-    r = _run(tmp_path, BUDGET * 3 // 2)
+def _compose_always_imports_store():
+    """The known blocker: a top-level `from hal.store import ...` in firmware/app.py compose()."""
+    tree = ast.parse((ROOT / "firmware" / "app.py").read_text())
+    for fn in tree.body:
+        if isinstance(fn, ast.FunctionDef) and fn.name == "compose":
+            return any(isinstance(n, ast.ImportFrom) and n.module == "hal.store"
+                       for n in fn.body)
+    return False
+
+
+@pytest.mark.xfail(_compose_always_imports_store(), strict=True,
+                   reason="firmware/app.py compose() imports hal.store without a state file")
+def test_default_scenario_in_the_budget_on_64_bit(tmp_path):
+    r = _run(tmp_path, BUDGET)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
+    assert "PASS" in r.stdout
+
+
+def test_default_scenario_heap_guard_on_64_bit(tmp_path):
+    # regression guard at the figure measured today (68-69 KiB), whatever app.py does
+    r = _run(tmp_path, BUDGET + 8 * 1024)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
+    assert "PASS" in r.stdout
+
+
+def test_default_scenario_from_source_still_runs(tmp_path):
+    # --from-source (debugging) runs firmware/ as it is, with the Unix port's default heap
+    r = _run(tmp_path, None, None, "--from-source")
     assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
     assert "PASS" in r.stdout
 

@@ -11,7 +11,7 @@ from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse
 
 from afrr import regmap
-from afrr.config import FIELD_INDEX
+from afrr.config import field_index
 from afrr.modbus import build_request, crc16
 from hil import regcodec
 from hil.link import MICROPYTHON, Link, UnixFirmware
@@ -118,7 +118,7 @@ def test_fc23_lockstep_step(client):
 
 
 def test_config_block_through_pymodbus(client):
-    a = regmap.CFG_BASE + 2 * FIELD_INDEX["deadband_kw"]
+    a = regmap.CFG_BASE + 2 * field_index("deadband_kw")
     assert not client.write_registers(a, list(regcodec.s32_words(123)), device_id=1).isError()
     r = client.read_holding_registers(a, count=2, device_id=1)
     assert regcodec.words_s32(*r.registers) == 123

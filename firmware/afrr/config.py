@@ -49,7 +49,15 @@ FIELDS = (
 )
 
 N_FIELDS = len(FIELDS)
-FIELD_INDEX = {f[0]: i for i, f in enumerate(FIELDS)}
+
+
+def field_index(name):
+    """Position of a field in FIELDS, or None. A scan, not a dict: it runs only on config
+    writes, and a 25-entry dict would keep about 0.5 KB of heap (64-bit port) for good."""
+    for i in range(N_FIELDS):
+        if FIELDS[i][0] == name:
+            return i
+    return None
 
 
 class ConfigError(ValueError):
@@ -75,7 +83,7 @@ class Config:
 
         On any error the previous value is kept and ConfigError is raised.
         """
-        i = FIELD_INDEX.get(name)
+        i = field_index(name)
         if i is None:
             raise ConfigError(name, "unknown field")
         _n, lo, hi, _d, unit = FIELDS[i]

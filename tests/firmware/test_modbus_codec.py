@@ -129,8 +129,8 @@ def test_exception_03_keeps_previous_value():
 
 def test_config_block_write_validated():
     rtu, bank, ctl, cfg = _server()
-    from afrr.config import FIELD_INDEX
-    a = regmap.CFG_BASE + 2 * FIELD_INDEX["band_up_kw"]
+    from afrr.config import field_index
+    a = regmap.CFG_BASE + 2 * field_index("band_up_kw")
     words = _words(_xfer(rtu, build_request(1, 3, a, 2)))
     assert _s32(words) == cfg.band_up_kw
     hi, lo = regcodec.s32_words(500)
