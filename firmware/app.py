@@ -207,9 +207,7 @@ class App:
 def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm=None,
             led=None):
     """Load the persisted state (if a store is given), build controller, bank and Modbus RTU."""
-    from hal.store import ST_FAULT, ST_OK, ST_REJECTED
-
-    st = ST_OK
+    st = 0  # hal.store ST_* bits; hal.store is imported only with a store (saves heap)
     words = None
     if store is not None:
         from hal.store import boot_state
@@ -219,11 +217,14 @@ def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm
         cfg_values = dict(board.UNIT_DEFAULTS)
     cfg = Config(**cfg_values)
     ctl = Controller(cfg)
-    if words and not ctl.restore(words):
-        st |= ST_REJECTED
     bank = UnitRegisters(ctl, cfg, unit_id=unit, lockstep=not realtime)
-    if st & (ST_FAULT | ST_REJECTED):
-        bank.status |= regmap.ST_STATE_FAULT
+    if store is not None:
+        from hal.store import ST_FAULT, ST_REJECTED
+
+        if words and not ctl.restore(words):
+            st |= ST_REJECTED
+        if st & (ST_FAULT | ST_REJECTED):
+            bank.status |= regmap.ST_STATE_FAULT
     rtu = RTU(bank)
     bank.rtu = rtu
     saver = None

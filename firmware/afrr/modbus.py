@@ -13,6 +13,8 @@
 #                                         (tx None: only check the range)
 #   bank.write(addr, count, buf, pos)     -> 0 or exception code; values big-endian at buf[pos:];
 #                                         all-or-nothing: on an exception nothing changes
+from array import array
+
 from afrr.compat import const
 
 EX_ILLEGAL_FUNCTION = const(1)
@@ -33,13 +35,14 @@ BUF_SIZE = const(256)  # largest RTU frame
 
 
 def _crc_table():
-    t = []
+    # 256 x u16 in an array: 512 bytes, where a tuple of ints costs 2 KiB on a 64-bit port
+    t = array("H", range(256))
     for b in range(256):
         c = b
         for _ in range(8):
             c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
-        t.append(c)
-    return tuple(t)
+        t[b] = c
+    return t
 
 
 CRC_TABLE = _crc_table()
