@@ -12,6 +12,7 @@ from app import (
     serve,
     silent_limit_ms,
 )
+from fakes import Clock, ScriptedPort, Stop
 from hal.store import ST_CORRUPT, ST_DEFAULTS, ST_EMPTY, ST_FALLBACK, ST_OK, ST_REJECTED
 from hal.wdt import Feeder, SoftWDT
 from hal.zerocross import TICK_PERIOD, ZeroCross
@@ -33,56 +34,6 @@ class _Board:
     UNIT_DEFAULTS = _DEFAULTS
     ZC_PIN = None
     WDT_TIMEOUT_MS = 10000
-
-
-class _Stop(Exception):
-    pass
-
-
-class _Clock:
-    def __init__(self):
-        self.t = 0
-
-    def ticks_ms(self):
-        return self.t
-
-    def ticks_diff(self, a, b):
-        return a - b
-
-
-class _Port:
-    """Requests arrive at scripted times (ms); wait() moves the fake clock forward."""
-
-    def __init__(self, clock, script, t_end):
-        self.clock = clock
-        self.script = list(script)
-        self.t_end = t_end
-        self.sent = []
-
-    def wait(self, timeout_ms):
-        c = self.clock
-        if self.script and self.script[0][0] <= c.t + timeout_ms:
-            if self.script[0][0] > c.t:
-                c.t = self.script[0][0]
-            return True
-        c.t += timeout_ms if timeout_ms > 0 else 1
-        if c.t > self.t_end:
-            raise _Stop()
-        return False
-
-    def readinto(self, buf):
-        t, data = self.script[0]
-        n = min(len(data), len(buf))
-        for i in range(n):
-            buf[i] = data[i]
-        if n == len(data):
-            self.script.pop(0)
-        else:
-            self.script[0] = (t, data[n:])
-        return n
-
-    def write(self, buf, n):
-        self.sent.append(bytes(buf[:n]))
 
 
 class _WDT:
@@ -150,19 +101,19 @@ def _rig(k, f_mhz=50000, t0=100):
 
 
 def _run(app, script, t_end, silent_max_ms=0, steps_max=0, clock=None, zc=None):
-    clock = clock or _Clock()
-    port = _Port(clock, script, t_end)
+    clock = clock or Clock()
+    port = ScriptedPort(clock, script, t_end)
     try:
         serve(port, app.rtu, app.bank, clock.ticks_ms, clock.ticks_diff, 4, False, steps_max,
               zc, app.fm, silent_max_ms)
-    except _Stop:
+    except Stop:
         pass
     return port
 
 
 def test_watchdog_fed_once_per_completed_step_and_never_by_traffic():
     app = compose(_Board)
-    clock = _Clock()
+    clock = Clock()
     wdt = _WDT(clock)
     app.feeder = Feeder(wdt)
     script = [_rig(k) for k in (1, 2, 3)]
@@ -175,7 +126,7 @@ def test_watchdog_fed_once_per_completed_step_and_never_by_traffic():
 
 
 def test_stalled_loop_does_not_feed_and_the_watchdog_expires():
-    clock = _Clock()
+    clock = Clock()
     app = compose(_Board)
     soft = SoftWDT(8000, clock.ticks_ms, clock.ticks_diff)
     app.feeder = Feeder(soft)
@@ -187,7 +138,7 @@ def test_stalled_loop_does_not_feed_and_the_watchdog_expires():
 
 
 def test_a_step_that_raises_does_not_feed():
-    clock = _Clock()
+    clock = Clock()
     app = compose(_Board)
     wdt = _WDT(clock)
     app.feeder = Feeder(wdt)
@@ -206,7 +157,7 @@ def test_a_step_that_raises_does_not_feed():
 
 
 def test_silent_rig_steps_on_own_clock_and_fails_safe():
-    clock = _Clock()
+    clock = Clock()
     app = compose(_Board)
     wdt = _WDT(clock)
     app.feeder = Feeder(wdt)
@@ -249,7 +200,7 @@ def test_silent_rule_starts_before_the_watchdog_timeout():
     rp2 = pick_board("rp2_pico")
     limit = silent_limit_ms(rp2)
     assert limit == rp2.WDT_TIMEOUT_MS - 1000 == 7000
-    clock = _Clock()
+    clock = Clock()
     app = compose(rp2)
     wdt = _WDT(clock)
     app.feeder = Feeder(wdt)
@@ -262,7 +213,7 @@ def test_silent_rule_starts_before_the_watchdog_timeout():
 
 
 def test_silent_rule_off_in_real_time_and_unix_lockstep():
-    clock = _Clock()
+    clock = Clock()
     app = compose(_Board)
     _run(app, [_rig(1)], 60000, silent_max_ms=0, clock=clock)
     assert app.bank.steps == 1 and app.bank.silent_steps == 0
@@ -282,7 +233,7 @@ def test_zero_crossing_frequency_reaches_the_controller():
     fm = FreqMeter(n_avg=50, tick_period=TICK_PERIOD)
     app = compose(_Board, zc=zc, fm=fm)
     assert app.bank.before_step == app.before_step
-    clock = _Clock()
+    clock = Clock()
     # 49.900 Hz on the pin (20 040 us periods) while the rig writes 50.000 Hz
     for _ in range(3):
         for _ in range(40):

@@ -1,6 +1,7 @@
 # firmware/main.py's serve() loop with a fake link and a fake clock: frame boundaries by silence,
 # lock-step replies, real-time steps and the stale flag. Runs under CPython and the Unix port.
 from app import UsageError, parse_args, serve
+from fakes import Clock, ScriptedPort, Stop
 
 from afrr import regmap
 from afrr.config import Config
@@ -14,56 +15,6 @@ except ImportError:  # the Unix port: hil/__init__ needs CPython; tests/mp_runne
     import regcodec
 
 
-class _Stop(Exception):
-    pass
-
-
-class _Clock:
-    def __init__(self):
-        self.t = 0
-
-    def ticks_ms(self):
-        return self.t
-
-    def ticks_diff(self, a, b):
-        return a - b
-
-
-class _Port:
-    """Bytes arrive at scripted times; wait() moves the fake clock forward."""
-
-    def __init__(self, clock, script, t_end):
-        self.clock = clock
-        self.script = list(script)  # [(t_ms, bytes)]
-        self.t_end = t_end
-        self.sent = []
-
-    def wait(self, timeout_ms):
-        c = self.clock
-        if self.script and self.script[0][0] <= c.t + timeout_ms:
-            if self.script[0][0] > c.t:
-                c.t = self.script[0][0]
-            return True
-        c.t += timeout_ms if timeout_ms > 0 else 1
-        if c.t > self.t_end and not self.script:
-            raise _Stop()
-        return False
-
-    def readinto(self, buf):
-        t, data = self.script[0]
-        n = min(len(data), len(buf))
-        for i in range(n):
-            buf[i] = data[i]
-        if n == len(data):
-            self.script.pop(0)
-        else:
-            self.script[0] = (t, data[n:])
-        return n
-
-    def write(self, buf, n):
-        self.sent.append(bytes(buf[:n]))
-
-
 def _server(lockstep=True, **cfgv):
     from afrr.controller import Controller
     cfg = Config(**cfgv)
@@ -75,11 +26,11 @@ def _server(lockstep=True, **cfgv):
 
 
 def _run(rtu, bank, script, t_end, realtime=False, steps_max=0):
-    clock = _Clock()
-    port = _Port(clock, script, t_end)
+    clock = Clock()
+    port = ScriptedPort(clock, script, t_end, drain=True)
     try:
         serve(port, rtu, bank, clock.ticks_ms, clock.ticks_diff, 4, realtime, steps_max)
-    except _Stop:
+    except Stop:
         pass
     return port
 
@@ -224,12 +175,12 @@ def test_serve_loop_allocates_nothing_per_frame():
     import micropython
     rtu, bank, ctl = _server()
     req = bytearray(build_request(1, 3, 0, 4))  # fits one 64-byte read
-    clock = _Clock()
-    stop = _Stop()
+    clock = Clock()
+    stop = Stop()
     port = _StaticPort(clock, req, 3, stop)
     try:
         serve(port, rtu, bank, clock.ticks_ms, clock.ticks_diff, 4)  # warm up
-    except _Stop:
+    except Stop:
         pass
     port.left = 200
     tm, td = clock.ticks_ms, clock.ticks_diff  # bound methods: made before the lock
@@ -238,7 +189,7 @@ def test_serve_loop_allocates_nothing_per_frame():
     micropython.heap_lock()
     try:
         serve(port, rtu, bank, tm, td, 4)
-    except _Stop:
+    except Stop:
         pass
     finally:
         micropython.heap_unlock()
