@@ -8,7 +8,6 @@
 # its balance, pg + u - D df - M d(df)/dt, and the AC tie flows from the network incidence
 # (exact for a radial network, least-squares for a meshed one). The slack area (world.slack)
 # absorbs the imbalance the trace implies; its own LFC is off.
-import math
 import pathlib
 
 import numpy as np
@@ -294,6 +293,3 @@ class Simulator:
         """AC tie flows (MW, from a to b) by tie name."""
         return dict(zip(self.tie_names, (float(v) for v in self.model.flows(self._state()))))
 
-
-def steps_for(hours, step_ms):
-    return int(math.ceil(hours * 3600_000 / step_ms))
