@@ -105,15 +105,11 @@ def main(args):
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     bar = tqdm(unit="sim s", disable=args.quiet, dynamic_ncols=True)
-    sc = world.scenarios[args.scenario]
-    bar.total = round((args.hours if args.hours is not None else sc.hours) * 3600)
-    if sc.trace and args.hours is None:
-        from host.grid import load_trace
-        bar.total = round(load_trace(sc.trace, world.f0_hz, sc.trace_until)[0][-1])
     try:
         sim, rec, wall = run_scenario(world, args.scenario, hours=args.hours, seed=args.seed,
                                       step_ms=args.step_ms, record_ms=args.record_ms,
-                                      netting=not args.no_netting, progress=bar.update)
+                                      netting=not args.no_netting, progress=bar.update,
+                                      on_start=lambda s: bar.reset(total=round(s)))
     finally:
         bar.close()
     csv_path = out / "timeseries.csv"

@@ -1,4 +1,4 @@
-# Run a scenario for a number of hours with recording; shared by the CLI and the benchmark.
+# Run a scenario for a number of hours with recording (`python -m host simulate`).
 import time
 
 from .sim import Simulator
@@ -6,8 +6,10 @@ from .world import load_world
 
 
 def run_scenario(world, scenario, hours=None, seed=1, step_ms=100, record_ms=1000,
-                 netting=True, progress=None, chunk_s=60):
-    """Returns (sim, recording dict, wall seconds). progress: callable(sim_seconds_done)."""
+                 netting=True, progress=None, chunk_s=60, on_start=None):
+    """Returns (sim, recording dict, wall seconds). progress: callable(sim_seconds_done);
+    on_start: callable(total_sim_seconds), called once the run length is known (a trace's
+    length is known only once the simulator has read it)."""
     if not hasattr(world, "areas"):
         world = load_world(world)
     sim = Simulator(world, scenario=scenario, seed=seed, step_ms=step_ms, netting=netting)
@@ -19,6 +21,8 @@ def run_scenario(world, scenario, hours=None, seed=1, step_ms=100, record_ms=100
     if total_ms <= 0:
         raise ValueError("hours: must be > 0 (got %r)" % (hours,))
     sim.start_recording(record_ms)
+    if on_start:
+        on_start(total_ms / 1000.0)
     chunk = max(record_ms, int(chunk_s * 1000) // record_ms * record_ms)
     t0 = time.perf_counter()
     done = 0
