@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import tty
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MPY = ROOT / ".venv" / "bin" / "micropython"
@@ -34,7 +33,6 @@ MPY32 = os.environ.get("AFRR_MICROPYTHON32", "")  # optional 32-bit port: tools/
 MPY32F = os.environ.get("AFRR_MICROPYTHON32_FROZEN", "")  # the same with the firmware frozen in
 STEPS = 450  # 30 min of 4 s cycles: two state saves
 LO, HI = 8 * 1024, 1024 * 1024
-MIRROR = 0x0080  # regmap.MIRROR_BASE: input registers mirrored into the holding space
 DEFAULT_SCENARIO = ROOT / "hil" / "scenarios" / "default.toml"
 
 
@@ -50,35 +48,28 @@ def _runs(mod_dir, board, heap, state, exe=MPY):
                        % (board, (r.stderr + r.stdout).strip()[-300:]))
 
 
-def _request(regs, sim_ms, k):
-    # regs: (address, name, is_s32) of the lock-step block, in address order
+def _request(sim_ms, k):
     """One lock-step FC23 frame: write the lock-step block, read 16 input-mirror registers."""
+    from afrr import regmap
     from afrr.modbus import build_request
+    from hil import regcodec
 
     vals = {"f_mhz": 50000 + (k * 37) % 301 - 150, "mode": 1, "soc_x100": 5000, "age_ms": 100,
             "tod_ms": (sim_ms // 1000 * 1000) % 86400000, "sim_time_ms": sim_ms}
-    data = []
-    for addr, name, s32 in regs:
-        v = vals.get(name, 0)
-        data += [(v >> 16) & 0xFFFF, v & 0xFFFF] if s32 else [v & 0xFFFF]
-    return build_request(1, 0x17, MIRROR, 16, regs[0][0], len(data), data=data)
+    data = regcodec.encode_holding(vals)
+    return build_request(1, 0x17, regmap.MIRROR_BASE, 16, regmap.LOCKSTEP_WRITE_ADDR, len(data),
+                         data=data)
 
 
 def firmware_runs(mod_dir, heap, steps, exe=MPY, state=None, board=None):
     """Run main.py from mod_dir on a pty with -X heapsize=heap and drive `steps` lock-step FC23
     transactions. Returns True if every reply came back, False on MemoryError (raises else).
     `board`: main.py --board (a board's build holds only that board's data module)."""
-    sys.path.insert(0, str(ROOT / "firmware"))
-    from afrr import regmap
+    sys.path.insert(0, str(ROOT))
+    from hil.link import open_pty
 
-    regs = [(row[0], row[1], row[2] == regmap.S32) for row in regmap.HOLDING
-            if regmap.LOCKSTEP_WRITE_ADDR <= row[0]
-            < regmap.LOCKSTEP_WRITE_ADDR + regmap.LOCKSTEP_WRITE_COUNT]
-    assert regs[0][0] == regmap.LOCKSTEP_WRITE_ADDR and MIRROR == regmap.MIRROR_BASE
-    master, slave = os.openpty()
-    tty.setraw(master)
-    tty.setraw(slave)
-    cmd = [str(exe), "-X", "heapsize=%d" % heap, "main.py", "--device", os.ttyname(slave)]
+    master, slave, path = open_pty()
+    cmd = [str(exe), "-X", "heapsize=%d" % heap, "main.py", "--device", path]
     if state:
         cmd += ["--state-file", state]
     if board:
@@ -87,7 +78,7 @@ def firmware_runs(mod_dir, heap, steps, exe=MPY, state=None, board=None):
     ok = 0
     try:
         for k in range(steps):
-            req = _request(regs, 4000 * (k + 1), k)
+            req = _request(4000 * (k + 1), k)
             # like the rig, resend a request that got no reply (a frame split by a scheduling
             # pause longer than the silence time is dropped by the firmware as a CRC error)
             # (the first one also waits for the firmware to start and open its pty)
@@ -116,34 +107,38 @@ def firmware_runs(mod_dir, heap, steps, exe=MPY, state=None, board=None):
     raise RuntimeError("firmware on the Unix port stopped after %d steps: %s" % (ok, out[-300:]))
 
 
-def smallest_fw_heap(mod_dir, steps, exe=MPY, state=None, board=None):
-    """Smallest -X heapsize (1 KiB steps) at which firmware/main.py serves `steps` steps."""
-    lo, hi = LO, 512 * 1024
-    if not firmware_runs(mod_dir, hi, steps, exe, state, board):
-        raise RuntimeError("firmware does not run in %d bytes of heap" % hi)
+def _bisect_heap(lo, hi, runs):
+    """Smallest heap in lo..hi (1 KiB steps) at which runs(heap) returns something true, and
+    what it returned there; lo is assumed to fail. (None, None) when hi fails too."""
+    res = runs(hi)
+    if not res:
+        return None, None
     while hi - lo > 1024:
         mid = (lo + hi) // 2 // 1024 * 1024
-        if firmware_runs(mod_dir, mid, steps, exe, state, board):
-            hi = mid
+        r = runs(mid)
+        if r:
+            hi, res = mid, r
         else:
             lo = mid
-    return hi
+    return hi, res
+
+
+def smallest_fw_heap(mod_dir, steps, exe=MPY, state=None, board=None):
+    """Smallest -X heapsize (1 KiB steps) at which firmware/main.py serves `steps` steps."""
+    hi = 512 * 1024
+    heap, _ok = _bisect_heap(LO, hi, lambda n: firmware_runs(mod_dir, n, steps, exe, state,
+                                                             board))
+    if heap is None:
+        raise RuntimeError("firmware does not run in %d bytes of heap" % hi)
+    return heap
 
 
 def smallest_heap(mod_dir, board, state, exe=MPY):
     """Smallest -X heapsize (1 KiB steps) at which the workload completes, and its output."""
-    lo, hi = LO, HI  # lo fails (assumed), hi must pass
-    out = _runs(mod_dir, board, hi, state, exe)
-    if out is None:
-        raise RuntimeError("workload does not fit %d bytes of heap" % hi)
-    while hi - lo > 1024:
-        mid = (lo + hi) // 2 // 1024 * 1024
-        res = _runs(mod_dir, board, mid, state, exe)
-        if res is None:
-            lo = mid
-        else:
-            hi, out = mid, res
-    return hi, out
+    heap, out = _bisect_heap(LO, HI, lambda n: _runs(mod_dir, board, n, state, exe))
+    if heap is None:
+        raise RuntimeError("workload does not fit %d bytes of heap" % HI)
+    return heap, out
 
 
 def _hil_passes(scenario, heap, source=False):
@@ -172,16 +167,11 @@ def _hil_passes(scenario, heap, source=False):
 def smallest_hil_heap(scenario=DEFAULT_SCENARIO, source=False):
     """Smallest -X heapsize (1 KiB steps) at which the HIL scenario passes on the Unix port:
     the firmware as `python -m hil run <scenario> --target unix [--from-source]` runs it."""
-    lo, hi = 16 * 1024, 256 * 1024
-    if not _hil_passes(scenario, hi, source):
+    hi = 256 * 1024
+    heap, _ok = _bisect_heap(16 * 1024, hi, lambda n: _hil_passes(scenario, n, source))
+    if heap is None:
         raise RuntimeError("%s does not pass in %d bytes of heap" % (scenario, hi))
-    while hi - lo > 1024:
-        mid = (lo + hi) // 2 // 1024 * 1024
-        if _hil_passes(scenario, mid, source):
-            hi = mid
-        else:
-            lo = mid
-    return hi
+    return heap
 
 
 def footprint(names=None, hil=True):
