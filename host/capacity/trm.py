@@ -114,14 +114,22 @@ def _mean_plus_std(xs):
     return m + math.sqrt(var)
 
 
+def _trm(net):
+    """TRM (a->b, b->a) MW from a non-empty list of netted hourly deviations."""
+    return (_mean_plus_std([max(d, 0.0) for d in net]),
+            _mean_plus_std([max(-d, 0.0) for d in net]))
+
+
+def _window(net, start, end):
+    """The netted deviations of the hours start <= hour < end."""
+    return [d for h, d in net.items() if start <= h < end]
+
+
 def trm_for_window(hours, start, end):
     """TRM (a->b, b->a) MW from one border's {hour: [dev...]} over start <= hour < end,
     or None when the window holds no data."""
-    net = [d for h, d in _netted(hours).items() if start <= h < end]
-    if not net:
-        return None
-    return (_mean_plus_std([max(d, 0.0) for d in net]),
-            _mean_plus_std([max(-d, 0.0) for d in net]))
+    net = _window(_netted(hours), start, end)
+    return _trm(net) if net else None
 
 
 def _month_start(t):
@@ -143,20 +151,19 @@ def trm_by_month(flows, first_month=None, last_month=None):
     for border, hours in sorted(flows.items()):
         if not hours:
             continue
+        net = _netted(hours)   # once per border; each month's window is a slice of it
         lo = _month_start(min(hours)) if first_month is None else _month_start(first_month)
         hi = (_add_months(_month_start(max(hours)), 1) if last_month is None
               else _month_start(last_month))
         month = lo
         while month <= hi:
-            start = _add_months(month, -WINDOW_MONTHS)
-            trm = trm_for_window(hours, start, month)
-            n = sum(1 for h in hours if start <= h < month)
-            if trm is None:
-                trm, rule = (FIRST_MONTH_TRM_MW, FIRST_MONTH_TRM_MW), "first-month-50MW"
+            window = _window(net, _add_months(month, -WINDOW_MONTHS), month)
+            if window:
+                trm, rule = _trm(window), "data"
             else:
-                rule = "data"
+                trm, rule = (FIRST_MONTH_TRM_MW, FIRST_MONTH_TRM_MW), "first-month-50MW"
             rows.append(dict(month=month.strftime("%Y-%m"), border=f"{border[0]}-{border[1]}",
                              trm_ab_mw=round(trm[0], 3), trm_ba_mw=round(trm[1], 3),
-                             hours=n, rule=rule))
+                             hours=len(window), rule=rule))
             month = _add_months(month, 1)
     return rows
