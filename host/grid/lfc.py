@@ -17,6 +17,11 @@ def netting_available():
     return _market_net is not None
 
 
+def ramp(p0, target, max_move):
+    """p0 moved toward target by at most max_move (element-wise, numpy broadcasting)."""
+    return p0 + np.clip(target - p0, -max_move, max_move)
+
+
 class TsoLfc:
     def __init__(self, world, enabled=True, netting=True):
         a = world.areas
@@ -87,5 +92,4 @@ class TsoLfc:
     def provider_path(self, p0, n, dt_s):
         """Delivered aFRR during the next n steps (n, na), ramp-limited toward the target."""
         steps = (np.arange(1, n + 1) * dt_s)[:, None]
-        lim = self.rate[None, :] * steps
-        return p0[None, :] + np.clip((self.target - p0)[None, :], -lim, lim)
+        return ramp(p0, self.target, self.rate * steps)

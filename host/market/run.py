@@ -247,7 +247,7 @@ def _market_lfc_class():
     global _CLS
     if _CLS is not None:
         return _CLS
-    from host.grid.lfc import TsoLfc
+    from host.grid.lfc import TsoLfc, ramp
 
     class _MarketLfc(TsoLfc):
         def __init__(self, world, market_bids, caps_kw, *, seed=1, mtu_s=900.0,
@@ -328,13 +328,13 @@ def _market_lfc_class():
             T = self.cycle_s
             self._up0, self._dn0 = self._del_up, self._del_dn
             lim = self.rate * T
-            self._del_up = self._up0 + np.clip(t_up - self._up0, -lim, lim)
-            self._del_dn = self._dn0 + np.clip(t_dn - self._dn0, -lim, lim)
+            self._del_up = ramp(self._up0, t_up, lim)
+            self._del_dn = ramp(self._dn0, t_dn, lim)
             self._t_up, self._t_dn = t_up, t_dn
             ulim = max(self.unit.up_mw, self.unit.down_mw) / self.fat_s * T
             uu0, ud0 = self._u_up, self._u_dn
-            self._u_up = uu0 + float(np.clip(u_up - uu0, -ulim, ulim))
-            self._u_dn = ud0 + float(np.clip(u_dn - ud0, -ulim, ulim))
+            self._u_up = float(ramp(uu0, u_up, ulim))
+            self._u_dn = float(ramp(ud0, u_dn, ulim))
             l_up, l_dn = self._del_up.copy(), self._del_dn.copy()
             if self.unit.area:
                 ui = self.names.index(self.unit.area)
@@ -366,11 +366,8 @@ def _market_lfc_class():
         def provider_path(self, p0, n, dt_s):
             """Providers of each area, per direction, ramp towards their activated volume at
             the emulator's rate (band / FAT), as the expected response assumes."""
-            t = (np.arange(1, n + 1) * dt_s)[:, None]
-            lim = self.rate[None, :] * t
-            up = self._up0[None, :] + np.clip((self._t_up - self._up0)[None, :], -lim, lim)
-            dn = self._dn0[None, :] + np.clip((self._t_dn - self._dn0)[None, :], -lim, lim)
-            return up - dn
+            lim = self.rate * (np.arange(1, n + 1) * dt_s)[:, None]
+            return ramp(self._up0, self._t_up, lim) - ramp(self._dn0, self._t_dn, lim)
 
     _CLS = _MarketLfc
     return _CLS
