@@ -57,6 +57,12 @@ def crc16(buf, n):
     return crc
 
 
+def _crc_ok(buf, n):
+    """True when the frame buf[0:n] ends in its own CRC (low byte first)."""
+    c = crc16(buf, n - 2)
+    return buf[n - 2] == (c & 0xFF) and buf[n - 1] == (c >> 8)
+
+
 def frame_length(buf, n):
     """Length of the request in buf[0:n] from its header; 0 unknown yet, -1 unknowable."""
     if n < 2:
@@ -133,8 +139,7 @@ class RTU:
         if need <= 0 or n < need:
             return 0
         rx = self.rx
-        c = crc16(rx, need - 2)
-        if rx[need - 2] != (c & 0xFF) or rx[need - 1] != (c >> 8):
+        if not _crc_ok(rx, need):
             return 0  # wait for the silence; it will count as a CRC error
         self.handled = True
         r = self._handle(need)
@@ -149,13 +154,8 @@ class RTU:
         if n == 0:
             return 0
         self.rx_n = 0
-        if self.overrun or n < 4:
+        if self.overrun or n < 4 or not _crc_ok(self.rx, n):
             self.overrun = False
-            self.crc_errors += 1
-            self.bytes_dropped += n
-            return 0
-        c = crc16(self.rx, n - 2)
-        if self.rx[n - 2] != (c & 0xFF) or self.rx[n - 1] != (c >> 8):
             self.crc_errors += 1
             self.bytes_dropped += n
             return 0
@@ -174,6 +174,14 @@ class RTU:
         self.tx[n] = c & 0xFF
         self.tx[n + 1] = c >> 8
         return n + 2
+
+    def _read_reply(self, count):
+        """FC03/04/23 answer: the header before the `count` registers the bank put at tx[3:]."""
+        tx = self.tx
+        tx[0] = self.rx[0]
+        tx[1] = self.rx[1]
+        tx[2] = 2 * count
+        return self._seal(3 + 2 * count)
 
     def _write_reply(self, ex, bcast):
         """FC06/FC16 answer: none to a broadcast, else the exception or the echoed header."""
@@ -213,10 +221,7 @@ class RTU:
             ex = bank.read(fc, start, count, tx, 3)
             if ex:
                 return self._exception(ex)
-            tx[0] = addr
-            tx[1] = fc
-            tx[2] = 2 * count
-            return self._seal(3 + 2 * count)
+            return self._read_reply(count)
         if fc == _FC_WRITE_SINGLE:
             if n != 8:
                 return 0 if bcast else self._exception(EX_ILLEGAL_VALUE)
@@ -244,10 +249,7 @@ class RTU:
             if ex:
                 return self._exception(ex)
             bank.read(_FC_READ_HOLDING, rstart, rcount, tx, 3)
-            tx[0] = addr
-            tx[1] = fc
-            tx[2] = 2 * rcount
-            return self._seal(3 + 2 * rcount)
+            return self._read_reply(rcount)
         if bcast:
             return 0
         return self._exception(EX_ILLEGAL_FUNCTION)
