@@ -13,6 +13,28 @@ _FC_READ_INPUT = const(4)
 _NONE = const(255)
 
 
+def _index(rows, count):
+    """(field index, word in field) per register address 0..count-1 of a regmap table."""
+    fmap = bytearray(count)
+    word = bytearray(count)
+    for a in range(count):
+        fmap[a] = _NONE
+    for i, row in enumerate(rows):
+        for w in range(regmap.field_width(row[2])):
+            fmap[row[0] + w] = i
+            word[row[0] + w] = w
+    return fmap, word
+
+
+def _s32_at(buf, p):
+    """The S32 in the two big-endian registers at buf[p:p + 4]; None outside +-2**30 (never a
+    valid value, and not a small int on a 32-bit board)."""
+    hi = (buf[p] << 8) | buf[p + 1]
+    if 0x4000 <= hi < 0xC000:
+        return None
+    return (((hi - 0x10000) if hi & 0x8000 else hi) << 16) | (buf[p + 2] << 8) | buf[p + 3]
+
+
 class UnitRegisters:
     """Holding/input register space of one unit (see regmap.py for the table)."""
 
@@ -35,25 +57,13 @@ class UnitRegisters:
         self.since_write_ms = 0  # real time: ms since the last measurement write
         self.written_age_ms = 0  # the age_ms register as last written
         self.written_tod_ms = 0  # ms, the tod_ms register as last written
-        # register address -> field index (holding block 0 and input block), _NONE if unmapped
-        self._hmap = bytearray(regmap.HOLD_COUNT)
-        self._hword = bytearray(regmap.HOLD_COUNT)
-        self._imap = bytearray(regmap.INPUT_COUNT)
-        self._iword = bytearray(regmap.INPUT_COUNT)
+        # register address -> field index (holding block 0 and input block), _NONE if unmapped,
+        # and -> word of that field (0 high/only, 1 low)
+        self._hmap, self._hword = _index(regmap.HOLDING, regmap.HOLD_COUNT)
+        self._imap, self._iword = _index(regmap.INPUT, regmap.INPUT_COUNT)
         self._hval = [0] * len(regmap.HOLDING)  # last written (valid) value per holding field
         self._stage = [0] * len(regmap.HOLDING)  # values of a write being checked
         self._cfg_old = [0] * len(FIELDS)
-        for m in (self._hmap, self._imap):
-            for i in range(len(m)):
-                m[i] = _NONE
-        for i, row in enumerate(regmap.HOLDING):
-            for w in range(regmap.field_width(row[2])):
-                self._hmap[row[0] + w] = i
-                self._hword[row[0] + w] = w
-        for i, row in enumerate(regmap.INPUT):
-            for w in range(regmap.field_width(row[2])):
-                self._imap[row[0] + w] = i
-                self._iword[row[0] + w] = w
         m = ctl.meas
         for i, row in enumerate(regmap.HOLDING):
             name, target = row[1], row[6]
@@ -164,16 +174,14 @@ class UnitRegisters:
         while a < end:
             i = hmap[a]
             row = regmap.HOLDING[i]
-            hi = (buf[p] << 8) | buf[p + 1]
             if row[2] == regmap.S32:
-                lo = (buf[p + 2] << 8) | buf[p + 3]
-                if 0x4000 <= hi < 0xC000:
-                    return EX_ILLEGAL_VALUE  # outside +-2**30: never a valid value
-                v = (((hi - 0x10000) if hi & 0x8000 else hi) << 16) | lo
+                v = _s32_at(buf, p)
+                if v is None:
+                    return EX_ILLEGAL_VALUE
                 p += 4
                 a += 2
             else:
-                v = hi
+                v = (buf[p] << 8) | buf[p + 1]
                 p += 2
                 a += 1
             if v < row[4] or v > row[5]:
@@ -215,12 +223,7 @@ class UnitRegisters:
             a += 2 if row[2] == regmap.S32 else 1
         if step:
             self.status &= ~regmap.ST_STALE  # the rig is back (set by a silent-rig tick)
-            if self.before_step is not None:
-                self.before_step()
-            self.ctl.step(m, step_dt)
-            self.steps += 1
-            if self.after_step is not None:
-                self.after_step()
+            self._step(step_dt)
         return 0
 
     def _write_cfg(self, a0, a1, buf, pos):
@@ -233,13 +236,11 @@ class UnitRegisters:
         p = pos
         try:
             for f in range(a0 >> 1, a1 >> 1):
-                hi = (buf[p] << 8) | buf[p + 1]
-                lo = (buf[p + 2] << 8) | buf[p + 3]
+                v = _s32_at(buf, p)
                 p += 4
-                if 0x4000 <= hi < 0xC000:
+                if v is None:
                     ok = False
                     break
-                v = (((hi - 0x10000) if hi & 0x8000 else hi) << 16) | lo
                 cfg.set(FIELDS[f][0], v, False)
             if ok:
                 cfg.validate()
@@ -278,9 +279,13 @@ class UnitRegisters:
             self.status |= regmap.ST_STALE
         else:
             self.status &= ~regmap.ST_STALE
+        self._step(dt_ms)
+
+    def _step(self, dt_ms):
+        """One control step on the current measurements, with the hooks around it."""
         if self.before_step is not None:
             self.before_step()
-        self.ctl.step(m, dt_ms)
+        self.ctl.step(self.ctl.meas, dt_ms)
         self.steps += 1
         if self.after_step is not None:
             self.after_step()
