@@ -253,15 +253,6 @@ class Simulator:
         return {"columns": self.columns(), "data": data, "df_hz": df, "dt_s": self.dt}
 
     # ---- measurements -------------------------------------------------------------------
-    def _area_ties(self, i):
-        pt = self.model.flows(self._state())
-        out = {}
-        for k, name in enumerate(self.tie_names):
-            s = self.model.inc[i, k]
-            if s:
-                out[name] = s * pt[k]
-        return out
-
     def unit_measurements(self, name):
         i = self._units[name][0]
         st = self.area_state(self.names[i])
@@ -274,8 +265,11 @@ class Simulator:
         i = self.names.index(name)
         x = self._state()
         df = float(x[i])
-        ties = {k: v * 1000.0 for k, v in self._area_ties(i).items()}
-        ace = self.lfc.ace(x[:self._na], self._ties_export(x))[i]
+        inc = self.model.inc
+        pt = self.model.flows(x)
+        ties = {t: inc[i, k] * pt[k] * 1000.0               # kW, export from area i +
+                for k, t in enumerate(self.tie_names) if inc[i, k]}
+        ace = self.lfc.ace(x[:self._na], inc @ pt)[i]
         return {"f_mhz": int(round((self.world.f0_hz + df) * 1000.0)),
                 "df_mhz": df * 1000.0,
                 "ace_kw": int(round(ace * 1000.0)),
