@@ -35,6 +35,12 @@ def _in(windows, t):
     return any(a <= t < b for a, b in windows)
 
 
+def _firmware_said(log):
+    """' (firmware said: <its last non-blank line>)' for an error message, or ''."""
+    last = [ln for ln in log.splitlines() if ln.strip()]
+    return " (firmware said: %s)" % last[-1] if last else ""
+
+
 def _script_value(points, t):
     v = 0
     for p in sorted(points, key=lambda p: p["t_s"]):
@@ -145,9 +151,7 @@ class Run:
         except ClientError as e:
             self.unit.close()
             self.firmware_log = self.link.close()
-            last = [ln for ln in self.firmware_log.splitlines() if ln.strip()]
-            raise RunError("%s: %s%s" % (self.target, e, " (firmware said: %s)" % last[-1]
-                                         if last else ""))
+            raise RunError("%s: %s%s" % (self.target, e, _firmware_said(self.firmware_log)))
         self._configure()
 
     def _configure(self):
@@ -182,9 +186,8 @@ class Run:
             self.firmware_log = self.link.close()
             if self._state_dir is not None:
                 self._state_dir.cleanup()
-        last = [ln for ln in self.firmware_log.splitlines() if ln.strip()]
         raise RunError("%s: firmware exited after %d steps%s" % (
-            self.target, len(self.steps), " (firmware said: %s)" % last[-1] if last else ""))
+            self.target, len(self.steps), _firmware_said(self.firmware_log)))
 
     def _measure(self, t_ms, cycle_ms):
         m = self.sim.unit_measurements(self.unit_name)
@@ -222,12 +225,25 @@ class Run:
             raise _FirmwareExited()
         return None, tries - 1
 
-    def _link_snapshot(self, out):
-        """Cumulative link errors at this step: firmware (across restarts) and injected."""
+    def _record_step(self, t_s, out, retries, sp_sent, m):
+        """One row of self.steps, with the cumulative link errors at this step: firmware
+        (across restarts) and injected."""
         px = self._proxy()
-        return {"fw_crc_total": None if out is None
-                else out["crc_errors"] + self.restart_counters["crc_errors"],
-                "inj_req_corrupted": px.stats["req"]["corrupted"] if px is not None else 0}
+        self.steps.append({
+            "t_s": t_s, "ok": out is not None, "retries": retries, "sp_sent": sp_sent,
+            "out": out, "area_ace_kw": m["ace_kw"],
+            "fw_crc_total": None if out is None
+            else out["crc_errors"] + self.restart_counters["crc_errors"],
+            "inj_req_corrupted": px.stats["req"]["corrupted"] if px is not None else 0})
+
+    def _progress_bar(self, n):
+        """A tqdm bar over n steps, or None without --progress."""
+        if not self.progress:
+            return None
+        from tqdm import tqdm
+        sc = self.sc
+        return tqdm(total=n, unit="step", desc=sc.scenario["name"] or sc.path.stem, leave=False,
+                    dynamic_ncols=True)
 
     def _restart(self):
         """Kill the firmware mid-run (as a crash), start it again, configure it."""
@@ -250,11 +266,7 @@ class Run:
         sub = cycle_ms // 1000
         restarts = sorted(float(t) for t in sc.link["restarts"])
         mode = sc.scenario["mode"]
-        bar = None
-        if self.progress:
-            from tqdm import tqdm
-            bar = tqdm(total=n, unit="step", desc=sc.scenario["name"] or sc.path.stem,
-                       leave=False, dynamic_ncols=True)
+        bar = self._progress_bar(n)
         p_set = 0
         sp_req = 0  # kW: what is asked of the unit (TSO set-point in remote mode, else p_set)
         last = None
@@ -284,9 +296,7 @@ class Run:
             if out is not None:
                 p_set = out["p_set_kw"]
                 last = out
-            self.steps.append({"t_s": t_s, "ok": out is not None, "retries": retries,
-                               "sp_sent": sp_sent, "out": out, "area_ace_kw": m["ace_kw"],
-                               **self._link_snapshot(out)})
+            self._record_step(t_s, out, retries, sp_sent, m)
             for _j in range(sub):
                 d = self.bat.step(p_set, 1.0)
                 self.sim.set_unit_power(self.unit_name, d)
@@ -331,9 +341,7 @@ class Run:
         if out is not None:
             self._p_set = out["p_set_kw"]
             self._last = out
-        self.steps.append({"t_s": t_s, "ok": out is not None, "retries": retries,
-                           "sp_sent": sp_sent, "out": out, "area_ace_kw": m["ace_kw"],
-                           **self._link_snapshot(out)})
+        self._record_step(t_s, out, retries, sp_sent, m)
         total = 0.0
         for j in range(cycle_ms // 1000):
             d = self.bat.step(self._p_set, 1.0)
@@ -351,11 +359,7 @@ class Run:
         sc = self.sc
         n = sc.scenario["duration_s"] // 4
         self._k, self._p_set, self._sp_req, self._last = 0, 0, 0, None
-        self._bar = None
-        if self.progress:
-            from tqdm import tqdm
-            self._bar = tqdm(total=n, unit="step", desc=sc.scenario["name"] or sc.path.stem,
-                             leave=False, dynamic_ncols=True)
+        self._bar = self._progress_bar(n)
         self._faults_on(True)
         t_wall0 = time.monotonic()
         self.market_log = self.market.run(hours=n * 4 / 3600.0)
