@@ -35,6 +35,16 @@ def open_pty():
     return m, s, os.ttyname(s)
 
 
+def _close_fds(*fds):
+    """Close each fd that is not None; one already closed is no error."""
+    for fd in fds:
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 class Faults:
     """Per-direction fault settings (rates per byte, times in ms)."""
 
@@ -255,12 +265,7 @@ class UnixFirmware:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 out, _ = self.proc.communicate()
-        for fd in (self.master, self.slave):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        _close_fds(self.master, self.slave)
         self.master = self.slave = None
         return (out or b"").decode(errors="replace")
 
@@ -301,10 +306,5 @@ class Link:
             self.proxy.stop()
         if self.firmware is not None:
             out = self.firmware.stop()
-        for fd in (self._cm, self._cs):
-            if fd is not None:
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
+        _close_fds(self._cm, self._cs)
         return out
