@@ -27,6 +27,7 @@ _FC_WRITE_SINGLE = const(0x06)
 _FC_WRITE_MULTIPLE = const(0x10)
 _FC_READ_WRITE = const(0x17)
 
+# limits per request (spec): read 125 registers, write 123 (FC16) / 121 (FC23)
 _MAX_READ = const(125)
 _MAX_WRITE = const(123)
 _MAX_RW_WRITE = const(121)

@@ -132,11 +132,6 @@ VERSION = 0x0100  # 1.0
 
 HOLD_COUNT = 0x001F  # holding registers 0x0000..0x001E are mapped
 
-# Modbus limits per request (spec): read 125 registers, write 123 (FC16) / 121 (FC23).
-MAX_READ = 125
-MAX_WRITE = 123
-MAX_RW_WRITE = 121
-
 
 def field_width(kind):
     return 2 if kind == S32 else 1
