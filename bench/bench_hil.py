@@ -45,10 +45,9 @@ def _steps(unit, n):
 
 def _null_responder(fd, stop):
     """Answers every FC23 request with one canned reply, as fast as it can."""
-    from afrr.modbus import crc16
-    body = bytearray([1, 23, 2 * regmap.INPUT_COUNT]) + bytes(2 * regmap.INPUT_COUNT)
-    c = crc16(body, len(body))
-    reply = bytes(body) + bytes([c & 0xFF, c >> 8])
+    from afrr.modbus import build_request
+    # unit 1, FC23, byte count, zero registers, CRC: the layout build_request gives a data block
+    reply = build_request(1, 23, data=[0] * regmap.INPUT_COUNT)
     need = _request_bytes()
     buf = b""
     while not stop.is_set():
