@@ -8,28 +8,23 @@ import signal
 import subprocess
 import threading
 import time
-import tty
 
 from hal.store import ST_FAULT, StateStore
 
 from afrr import regmap
 from afrr.modbus import build_request, crc16
 from conftest import MICROPYTHON, ROOT
+from hil import regcodec
+from hil.link import open_pty
 
-LOCK = [(r[0], r[1], r[2] == regmap.S32) for r in regmap.HOLDING
-        if regmap.LOCKSTEP_WRITE_ADDR <= r[0]
-        < regmap.LOCKSTEP_WRITE_ADDR + regmap.LOCKSTEP_WRITE_COUNT]
-P_SET = [r[0] for r in regmap.INPUT if r[1] == "p_set_kw"][0]
+P_SET = regcodec.input_by_name("p_set_kw")[0]
 
 
 class Firmware:
     def __init__(self, state):
-        self.master, slave = os.openpty()
-        tty.setraw(self.master)
-        tty.setraw(slave)
-        self.slave = slave
+        self.master, self.slave, path = open_pty()
         self.p = subprocess.Popen([str(MICROPYTHON), "firmware/main.py", "--device",
-                                   os.ttyname(slave), "--state-file", state], cwd=ROOT,
+                                   path, "--state-file", state], cwd=ROOT,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
     def call(self, req, n_reply, first=False):
@@ -55,17 +50,14 @@ class Firmware:
         f = 50000 + (150 if (k // 40) % 2 else -150)  # the set-point keeps moving
         vals = {"f_mhz": f, "mode": 1, "soc_x100": 5000, "age_ms": 100,
                 "tod_ms": (4000 * k) % 86400000, "sim_time_ms": 4000 * (k + 1)}
-        data = []
-        for _a, name, s32 in LOCK:
-            v = vals.get(name, 0)
-            data += [(v >> 16) & 0xFFFF, v & 0xFFFF] if s32 else [v & 0xFFFF]
-        req = build_request(1, 0x17, regmap.MIRROR_BASE, 2, LOCK[0][0], len(data), data=data)
+        data = regcodec.encode_holding(vals)
+        req = build_request(1, 0x17, regmap.MIRROR_BASE, 2, regmap.LOCKSTEP_WRITE_ADDR,
+                            len(data), data=data)
         return self.call(req, 9)
 
     def p_set(self):
         r = self.call(build_request(1, 0x04, P_SET, 2), 9, first=True)
-        v = (r[3] << 24) | (r[4] << 16) | (r[5] << 8) | r[6]
-        return v - (1 << 32) if v & 0x80000000 else v
+        return regcodec.words_s32((r[3] << 8) | r[4], (r[5] << 8) | r[6])
 
     def close(self):
         if self.p.poll() is None:

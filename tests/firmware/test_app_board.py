@@ -21,11 +21,13 @@ from afrr import regmap
 from afrr.config import Config
 from afrr.controller import F_FAILSAFE, F_FREQ_INVALID, F_STALE, MODE_LOCAL, Controller
 from afrr.freqmeas import FreqMeter
-from afrr.modbus import crc16
+from afrr.modbus import build_request
 
-_LOCK = [(r[0], r[1], r[2] == regmap.S32) for r in regmap.HOLDING
-         if regmap.LOCKSTEP_WRITE_ADDR <= r[0]
-         < regmap.LOCKSTEP_WRITE_ADDR + regmap.LOCKSTEP_WRITE_COUNT]
+try:
+    from hil import regcodec  # CPython (pytest)
+except ImportError:  # the Unix port: hil/__init__ needs CPython; tests/mp_runner.py adds hil/
+    import regcodec
+
 _DEFAULTS = {"rating_kw": 1000, "band_up_kw": 1000, "band_down_kw": 1000, "cap_kwh": 2000}
 
 
@@ -65,32 +67,14 @@ class _Store:
         return self.saved
 
 
-def _frame(pdu):
-    b = bytearray(pdu) + bytearray(2)
-    c = crc16(b, len(b) - 2)
-    b[-2] = c & 0xFF
-    b[-1] = c >> 8
-    return bytes(b)
-
-
 def _lockstep(vals):
     """FC16 of the whole lock-step block (the rig's write: measurements, then the new time)."""
-    data = []
-    for _a, name, s32 in _LOCK:
-        v = vals.get(name, 0)
-        if s32:
-            data.append((v >> 16) & 0xFFFF)
-        data.append(v & 0xFFFF)
-    a, n = regmap.LOCKSTEP_WRITE_ADDR, len(data)
-    pdu = [1, 16, a >> 8, a & 0xFF, n >> 8, n & 0xFF, 2 * n]
-    for w in data:
-        pdu += [w >> 8, w & 0xFF]
-    return _frame(pdu)
+    data = regcodec.encode_holding(vals)
+    return build_request(1, 16, regmap.LOCKSTEP_WRITE_ADDR, len(data), data=data)
 
 
 def _read_status():
-    a = [r[0] for r in regmap.INPUT if r[1] == "status"][0]
-    return _frame([1, 4, a >> 8, a & 0xFF, 0, 1])
+    return build_request(1, 4, regcodec.input_by_name("status")[0], 1)
 
 
 def _rig(k, f_mhz=50000, t0=100):
