@@ -35,6 +35,8 @@ def metrics(sim, rec, wall_s):
     w = sim.world
     from host.metrics import elia_minute_table, frce_quality, frequency_quality, isp_energy
     t = rec["data"][:, 0]
+    dt_rec = float(t[1] - t[0]) if len(t) > 1 else 1.0
+    t_start = t - dt_rec   # a row is recorded at the end of the interval it stands for
     out = {"world": w.name, "scenario": sim.scenario.name, "seed": sim.seed,
            "step_ms": sim.step_ms, "sim_seconds": float(sim.t_ms / 1000.0),
            "wall_seconds": wall_s,
@@ -45,8 +47,7 @@ def metrics(sim, rec, wall_s):
         ace = _col(rec, "ace_mw", a.name)
         afrr = _col(rec, "afrr_mw", a.name)
         igcc = _col(rec, "igcc_mw", a.name)
-        dt_rec = float(t[1] - t[0]) if len(t) > 1 else 1.0
-        isp = isp_energy(t - dt_rec, afrr, w.isp_s)
+        isp = isp_energy(t_start, afrr, w.isp_s)
         out["areas"][a.name] = {
             "frequency_annex3": frequency_quality(rec["df_hz"][:, i], rec["dt_s"]),
             "frce_art128": frce_quality(ace, dt_rec, a.frce_l1_mw, a.frce_l2_mw),
@@ -56,7 +57,7 @@ def metrics(sim, rec, wall_s):
             "igcc_export_mwh": float(np.sum(np.maximum(igcc, 0)) * dt_rec / 3600.0),
             "isp_energy": isp,
         }
-        elia[a.name] = elia_minute_table(t - dt_rec, ace, afrr, igcc, w.isp_s)
+        elia[a.name] = elia_minute_table(t_start, ace, afrr, igcc, w.isp_s)
     return out, elia
 
 
@@ -92,6 +93,7 @@ def main(args):
 
     from host.grid import load_world
     from host.grid.run import run_scenario
+    from host.metrics.energy import ELIA_COLUMNS
     world = load_world(args.world)
     if args.trace:
         from host.grid.world import Scenario
@@ -117,7 +119,6 @@ def main(args):
                header=",".join(rec["columns"]), comments="")
     m, elia = metrics(sim, rec, wall)
     for area, rows in elia.items():
-        from host.metrics.energy import ELIA_COLUMNS
         with open(out / ("elia_minutes_%s.csv" % area), "w") as fh:
             fh.write(",".join(ELIA_COLUMNS) + "\n")
             for r in rows:
