@@ -22,11 +22,8 @@ def configure(p):
 
 def acceptance_per_isp(log, isp_s, band_kw):
     """The metrics issue's acceptance channel on the unit's 1 s set-point/delivered series
-    (each 4 s cycle held), judged per ISP. {isp_start_s: {...}} or {} if not available."""
-    try:
-        from host.metrics import acceptance_channel
-    except ImportError:
-        return {}
+    (each 4 s cycle held), judged per ISP. {isp_start_s: {...}}; {} without cycles or band."""
+    from host.metrics import acceptance_channel
     a = log.arrays()
     if not len(a["t_s"]) or band_kw <= 0:
         return {}
