@@ -37,10 +37,12 @@ def board_name(platform, build=None, override=None):
     raise ValueError("no board for platform %r build %r; pass a board name" % (platform, build))
 
 
-def load(override=None):
-    """Import and return the board module for the running port (or the override)."""
+def load(override=None, impl=None, platform=None):
+    """Import and return the board module for the running port (or the override); impl and
+    platform stand in for sys.implementation and sys.platform (tests)."""
     import sys
 
-    impl = sys.implementation
-    name = board_name(sys.platform, getattr(impl, "_build", None), override)
+    impl = sys.implementation if impl is None else impl
+    platform = sys.platform if platform is None else platform
+    name = board_name(platform, getattr(impl, "_build", None), override)
     return __import__("boards." + name, None, None, ("NAME",))

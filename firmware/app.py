@@ -251,12 +251,8 @@ def _import_boards():
 
 def pick_board(override=None, impl=None, platform=None):
     """The board data module: --board override, else sys.implementation._build, else
-    sys.platform (boards.board_name). ValueError/ImportError when none fits."""
-    boards = _import_boards()
-    impl = sys.implementation if impl is None else impl
-    platform = sys.platform if platform is None else platform
-    name = boards.board_name(platform, getattr(impl, "_build", None), override)
-    return __import__("boards." + name, None, None, ("NAME",))
+    sys.platform (boards.load). ValueError/ImportError when none fits."""
+    return _import_boards().load(override, impl, platform)
 
 
 def on_host(platform=None):
