@@ -4,9 +4,6 @@ import numpy as np
 import pytest
 
 from host.grid import Simulator, load_world
-from host.grid.lfc import netting_available
-
-pytestmark = pytest.mark.skipif(not netting_available(), reason="host.market.netting missing")
 
 
 def test_netting_never_increases_activation_nor_exceeds_capacity():

@@ -7,14 +7,8 @@
 # max(up, down) / FAT (full activation time, 5 min standard product).
 import numpy as np
 
-try:   # IGCC netting belongs to host/market (issue 7); used when it exists.
-    from host.market.netting import net as _market_net
-except ImportError:   # pragma: no cover - depends on the other engineer's progress
-    _market_net = None
-
-
-def netting_available():
-    return _market_net is not None
+# IGCC netting is the market's activation LP without bids
+from host.market.netting import net as _market_net
 
 
 def ramp(p0, target, max_move):
@@ -46,7 +40,7 @@ class TsoLfc:
         self.borders = {}
         for t in world.ties:
             self.borders[(t.a, t.b)] = (t.cap_ab_mw * 1000.0, t.cap_ba_mw * 1000.0)
-        self.netting = bool(netting and _market_net is not None and len(a) > 1)
+        self.netting = bool(netting and len(a) > 1)
 
     def ace(self, df_hz, ties_export_mw):
         return ties_export_mw - self.sched - self.igcc + self.k * df_hz
