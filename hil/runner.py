@@ -42,10 +42,12 @@ def _firmware_said(log):
 
 
 def _script_value(points, t):
+    """The set-point in force at t s; points are in t_s order (scenario.load sorts them)."""
     v = 0
-    for p in sorted(points, key=lambda p: p["t_s"]):
-        if p["t_s"] <= t:
-            v = p["sp_kw"]
+    for p in points:
+        if p["t_s"] > t:
+            break
+        v = p["sp_kw"]
     return v
 
 

@@ -149,6 +149,8 @@ def load(path):
     for it in sc.remote["setpoints"]:
         if not isinstance(it, dict) or set(it) != {"t_s", "sp_kw"}:
             _fail(path, "remote", "setpoints", "each entry must be { t_s = N, sp_kw = N }")
+    # in time order, once: the runner looks the set-point in force up every cycle
+    sc.remote["setpoints"] = sorted(sc.remote["setpoints"], key=lambda p: p["t_s"])
     unit = data.get("unit", {})
     for key, value in unit.items():
         if field_index(key) is None:
