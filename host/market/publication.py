@@ -33,7 +33,7 @@ class CycleLog:
     """Per-cycle arrays (cycles x areas unless noted). MW, EUR/MWh, seconds."""
     areas: list
     cycle_s: float
-    t_s: list = field(default_factory=list)              # cycle start, s since run start
+    t_s: list = field(default_factory=list)              # cycle start, s since run start, rising
     ace_mw: list = field(default_factory=list)
     demand_mw: list = field(default_factory=list)        # LFC demand, + = upward
     sat_up_mw: list = field(default_factory=list)        # satisfied upward demand (>= 0)
@@ -82,9 +82,11 @@ def publication(log, isp_s=900.0, minute_s=60.0):
     n_min = int(round(isp_s / minute_s))
     q0 = math.floor(t[0] / isp_s) * isp_s
     while q0 <= t[-1]:
+        # the log is in time order, so the cycles of q0 .. end of minute m are one slice
+        i0 = int(np.searchsorted(t, q0))
         for m in range(1, n_min + 1):
-            sel = (t >= q0) & (t < q0 + m * minute_s)
-            if not sel.any():
+            sel = slice(i0, int(np.searchsorted(t, q0 + m * minute_s)))
+            if sel.stop == i0:
                 continue
             for i, area in enumerate(log.areas):
                 up, dn = a["sat_up_mw"][sel, i], a["sat_down_mw"][sel, i]
