@@ -35,6 +35,11 @@ def open_pty():
     return m, s, os.ttyname(s)
 
 
+def _nonblocking(*fds):
+    for fd in fds:
+        os.set_blocking(fd, False)
+
+
 def _close_fds(*fds):
     """Close each fd that is not None; one already closed is no error."""
     for fd in fds:
@@ -71,6 +76,9 @@ class FaultProxy:
     """
 
     def __init__(self, client_fd, unit_fd, faults=None, seed=1):
+        # Non-blocking: after a firmware restart the old master's number can be reused by the
+        # new pty between select() and read(); a blocking read there would hang the relay.
+        _nonblocking(client_fd, unit_fd)
         self._fd = {"req": client_fd, "resp": unit_fd}
         self._out = {"req": unit_fd, "resp": client_fd}
         self.faults = faults or {"req": Faults(), "resp": Faults()}
@@ -99,6 +107,7 @@ class FaultProxy:
 
     def set_unit_fd(self, fd):
         """After a firmware restart on a new pty."""
+        _nonblocking(fd)
         self._fd["resp"] = fd
         self._out["req"] = fd
         os.write(self._w, b"r")
