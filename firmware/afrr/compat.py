@@ -5,11 +5,3 @@ except ImportError:  # CPython: const() is the identity
 
     def const(x):
         return x
-
-
-try:
-    from micropython import native  # noqa: F401
-except ImportError:
-
-    def native(f):
-        return f
