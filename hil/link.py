@@ -208,8 +208,9 @@ class UnixFirmware:
     """The firmware on the MicroPython Unix port behind a pty; start(), stop(), restart()."""
 
     def __init__(self, realtime=False, unit=1, silence_ms=4, state_file=None, heapsize=None,
-                 source=False):
+                 source=False, key_file=None):
         self.realtime = realtime
+        self.key_file = key_file  # the unit's key (hil/auth.py): locked, signed commands
         self.unit = unit
         self.silence_ms = silence_ms
         self.state_file = state_file
@@ -254,6 +255,8 @@ class UnixFirmware:
             cmd.append("--realtime")
         if self.state_file:
             cmd += ["--state-file", str(self.state_file)]
+        if self.key_file:
+            cmd += ["--key-file", str(self.key_file)]
         self.proc = subprocess.Popen(cmd, cwd=str(ROOT), stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         return self

@@ -8,6 +8,7 @@
 #
 # The register space is a duck-typed `bank`:
 #   bank.unit_id                         this server's address (1..247), read per frame
+#   bank.bcast                           set before every request: True for a broadcast
 #   bank.read(table, addr, count, tx, pos) -> 0 or exception code; table 3 holding, 4 input;
 #                                         fills 2*count bytes big-endian at tx[pos:]
 #                                         (tx None: only check the range)
@@ -209,6 +210,7 @@ class RTU:
         self.frames_ok += 1
         if bcast:
             self.broadcasts += 1
+        bank.bcast = bcast  # the bank refuses what a broadcast may not change
         fc = rx[1]
         if fc == _FC_READ_HOLDING or fc == _FC_READ_INPUT:
             if bcast:

@@ -7,7 +7,7 @@
 from afrr import regmap
 from afrr.compat import const
 from afrr.config import FIELDS, ConfigError
-from afrr.modbus import EX_ILLEGAL_ADDRESS, EX_ILLEGAL_VALUE
+from afrr.modbus import EX_ILLEGAL_ADDRESS, EX_ILLEGAL_FUNCTION, EX_ILLEGAL_VALUE
 
 _FC_READ_INPUT = const(4)
 _NONE = const(255)
@@ -38,7 +38,7 @@ def _s32_at(buf, p):
 class UnitRegisters:
     """Holding/input register space of one unit (see regmap.py for the table)."""
 
-    def __init__(self, ctl, cfg, unit_id=1, lockstep=True):
+    def __init__(self, ctl, cfg, unit_id=1, lockstep=True, auth=None):
         self.ctl = ctl
         self.cfg = cfg
         self.rtu = None  # the modbus.RTU serving this bank (link counters); set by main
@@ -53,6 +53,13 @@ class UnitRegisters:
         self.silent_steps = 0  # lock-step: steps run on the firmware's own clock (silent rig)
         self.remote_seq = 0
         self.status = 0 if lockstep else regmap.ST_REALTIME
+        # write protection (regmap.py): auth None = open bench profile (no lock; tests, the
+        # Unix port without a key); an afrr.auth.Auth = locked, keyed or not (a board)
+        self.auth = auth
+        if auth is not None and auth.key is not None:
+            self.status |= regmap.ST_KEYED
+        self.bcast = False  # set by modbus.RTU before each write: the request is a broadcast
+        self.auth_rejects = 0
         self.fw_version = regmap.VERSION
         self.since_write_ms = 0  # real time: ms since the last measurement write
         self.written_age_ms = 0  # the age_ms register as last written
@@ -93,6 +100,8 @@ class UnitRegisters:
             v = getattr(self.ctl.energy, row[1])
         elif src == regmap.S_LINK:
             v = getattr(self.rtu, row[1]) if self.rtu is not None else 0
+        elif src == regmap.S_AUTH:
+            v = getattr(self.auth, row[1]) if self.auth is not None else 0
         else:
             v = getattr(self, row[1])
         return v
@@ -153,8 +162,53 @@ class UnitRegisters:
             return self._write_hold(addr, end, buf, pos)
         cb = regmap.CFG_BASE
         if addr >= cb and end <= cb + regmap.CFG_COUNT:
+            if self.bcast or self._locked():
+                return self._refuse()
             return self._write_cfg(addr - cb, end - cb, buf, pos)
+        if addr == regmap.AUTH_BASE and count == regmap.AUTH_COUNT:
+            return self._command(buf, pos)
         return EX_ILLEGAL_ADDRESS
+
+    # -- write protection ---------------------------------------------------------------------
+    def _locked(self):
+        return self.auth is not None and not self.auth.unlock_ms
+
+    def _denied(self, t, v):
+        """True when a plain write of v to a mode/set-point/time/unit id field is refused."""
+        if t == regmap.T_SP:  # with a key, set-points come only through the AUTH block
+            return self.auth is not None
+        if t == regmap.T_TIME:  # time only in lock-step, never moved by a broadcast
+            return not self.lockstep or (self.bcast and v != self.sim_time_ms)
+        cur = self.ctl.mode if t == regmap.T_MODE else self.unit_id
+        return v != cur and (self.bcast or self._locked())  # the value in force passes
+
+    def _refuse(self):
+        self.auth_rejects += 1
+        return EX_ILLEGAL_FUNCTION
+
+    def _command(self, buf, p):
+        """One authenticated command (regmap.AUTH); allocates (hashlib) but only here."""
+        auth = self.auth
+        if self.bcast or auth is None or auth.check(self.unit_id, buf, p):
+            return self._refuse()
+        cmd = (buf[p + 6] << 8) | buf[p + 7]
+        v = _s32_at(buf, p + 8)
+        if v is None:
+            return EX_ILLEGAL_VALUE
+        if cmd == _CMD_SETPOINT:
+            m = self.ctl.meas
+            m.remote_sp_kw = v
+            m.remote_seq += 1
+            self.remote_seq += 1
+            self._hval[_SP_FIELD] = v
+        elif cmd == _CMD_MODE and 0 <= v <= 2:
+            self.ctl.set_mode(v)
+            self._hval[_MODE_FIELD] = v
+        elif cmd == _CMD_UNLOCK and 0 <= v <= _UNLOCK_MAX_MS:
+            auth.unlock_ms = v
+        else:
+            return EX_ILLEGAL_VALUE
+        return 0
 
     def _write_hold(self, addr, end, buf, pos):
         hmap = self._hmap
@@ -186,6 +240,9 @@ class UnitRegisters:
                 a += 1
             if v < row[4] or v > row[5]:
                 return EX_ILLEGAL_VALUE
+            t = row[6]
+            if regmap.T_MODE <= t <= regmap.T_UNIT and self._denied(t, v):
+                return self._refuse()
             self._stage[i] = v
         # pass 3: apply; the simulated time (the step trigger) last
         m = self.ctl.meas
@@ -283,6 +340,8 @@ class UnitRegisters:
 
     def _step(self, dt_ms):
         """One control step on the current measurements, with the hooks around it."""
+        if self.auth is not None:
+            self.auth.tick(dt_ms)
         if self.before_step is not None:
             self.before_step()
         self.ctl.step(self.ctl.meas, dt_ms)
@@ -291,5 +350,13 @@ class UnitRegisters:
             self.after_step()
 
 
-_AGE_FIELD = [r[1] for r in regmap.HOLDING].index("age_ms")
-_TOD_FIELD = [r[1] for r in regmap.HOLDING].index("tod_ms")
+_NAMES = [r[1] for r in regmap.HOLDING]
+_AGE_FIELD = _NAMES.index("age_ms")
+_TOD_FIELD = _NAMES.index("tod_ms")
+_SP_FIELD = _NAMES.index("remote_sp_kw")
+_MODE_FIELD = _NAMES.index("mode")
+del _NAMES
+_CMD_SETPOINT = const(1)  # afrr.auth.CMD_* (not imported: afrr.auth loads only with a key)
+_CMD_MODE = const(2)
+_CMD_UNLOCK = const(3)
+_UNLOCK_MAX_MS = const(600000)
