@@ -290,7 +290,8 @@ def _board_opts(board):
             "realtime": not getattr(board, "LOCKSTEP", False),
             "silence_ms": silence_ms(board.UART_BAUD), "baud": board.UART_BAUD,
             "state_file": None, "board": None,
-            "key_file": getattr(board, "KEY_PATH", board.STATE_PATH.rsplit("/", 1)[0] + "/afrr.key")}
+            "key_file": getattr(board, "KEY_PATH",
+                                board.STATE_PATH.rsplit("/", 1)[0] + "/afrr.key")}
 
 
 def load_auth(path):

@@ -20,7 +20,7 @@ def _run(args):
         raise RunError("--baud must be in 1200..4000000")
     run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
               progress=not args.no_progress, heapsize=args.heapsize,
-              source=args.from_source)
+              source=args.from_source, key_file=args.key)
     run.execute()
     summary, acc = summarize(run)
     report.write(run, summary, acc, args.out)
@@ -64,6 +64,9 @@ def main(argv=None):
                    help="unix target: run firmware/main.py and its modules from source instead "
                         "of the mpy-cross build of the unix board (what a board runs); for "
                         "debugging: the Unix port then compiles them, which costs heap")
+    r.add_argument("--key", default=None, metavar="FILE",
+                   help="the unit's key file (as deployed with make deploy KEY=FILE): set-points, "
+                        "mode and configuration go as signed commands")
     g = sub.add_parser("regmap", help="print the register map")
     g.add_argument("--markdown", action="store_true", help="as the README's Markdown table")
     args = ap.parse_args(argv)

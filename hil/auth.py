@@ -10,8 +10,12 @@ import pathlib
 
 from afrr import regmap
 from afrr.auth import CMD_MODE, CMD_SETPOINT, CMD_UNLOCK, MAC_BYTES, parse_key
+from afrr.config import FIELDS
+from afrr.modbus import build_request
+from hil import regcodec
 
-__all__ = ["CMD_MODE", "CMD_SETPOINT", "CMD_UNLOCK", "Signer", "keygen", "load_key", "sign"]
+__all__ = ["CMD_MODE", "CMD_SETPOINT", "CMD_UNLOCK", "Attacker", "Signer", "keygen", "load_key",
+           "send", "sign"]
 
 
 def keygen(path, key_id=1):
@@ -65,3 +69,127 @@ class Signer:
         """Continue above the unit's last accepted sequence number (after its restart)."""
         if unit_seq > self.seq:
             self.seq = unit_seq
+
+
+def send(unit, cmd, value):
+    """Sign and send one command through a hil.client.Unit (its `signer`); True if accepted.
+
+    A refusal (exception 01) makes the signer continue above the unit's auth_seq (the unit
+    restarted with a higher floor) and try once more.
+    """
+    for _ in range(2):
+        regs = unit.signer.next(unit.unit_id, cmd, value)
+        if unit._call(unit.c.write_registers, address=regmap.AUTH_BASE, values=regs) is not None:
+            unit.last_command = regs
+            if cmd == CMD_SETPOINT:
+                unit.last_sp = value
+            return True
+        if unit.last_error != "exception 01":
+            return False
+        out = unit.read_outputs()
+        if out is None:
+            return False
+        unit.signer.resync((out["auth_seq_hi"] << 16) | out["auth_seq_lo"])
+    return False
+
+
+def _auth_frame(addr, regs):
+    """The RTU request (FC16) writing a command's registers to the AUTH block."""
+    return build_request(addr, 16, regmap.AUTH_BASE, len(regs), data=regs)
+
+
+KINDS = ("forged", "replay", "reorder", "broadcast", "plain")
+_ATTACK_KW = -777  # what every attack tries to set
+
+
+class Attacker:
+    """Another master on the bus: injects frames through the fault proxy, between the rig's
+    transactions, and checks that each one was refused and changed nothing."""
+
+    def __init__(self, unit, proxy, expected_cfg):
+        self.unit = unit
+        self.proxy = proxy
+        self.expected_cfg = dict(expected_cfg)
+        self.frames = 0  # injected
+        self.accepted = 0  # injected frames the unit did not count as refused
+        self.no_reply = 0  # addressed frames without an (exception) answer
+        self.sp_mismatch = 0  # checks where the unit's set-point was not the authentic one
+        self.state_changed = 0  # checks where config, mode or unit id had moved
+
+    def _frames(self, kinds):
+        u = self.unit
+        uid = u.unit_id
+        s = u.signer
+        out = []
+        if "forged" in kinds:  # a wrong key; then the right MAC on a value changed after signing
+            out.append((_auth_frame(uid, sign(uid, s.key_id, os.urandom(32), s.seq + 1,
+                                             CMD_SETPOINT, _ATTACK_KW)), True))
+            regs = sign(uid, s.key_id, s.key, s.seq + 1, CMD_SETPOINT, u.last_sp)
+            regs[5] ^= 0x0100
+            out.append((_auth_frame(uid, regs), True))
+        if "replay" in kinds and u.last_command is not None:  # the last authentic one, verbatim
+            out.append((_auth_frame(uid, list(u.last_command)), True))
+        if "reorder" in kinds:  # an authentic command held back and delivered after a newer one
+            old = s.next(uid, CMD_SETPOINT, _ATTACK_KW)
+            if not send(u, CMD_SETPOINT, u.last_sp):
+                return None  # the authentic stream itself failed
+            out.append((_auth_frame(uid, old), True))
+        if "broadcast" in kinds:
+            cfg = dict(self.expected_cfg, rating_kw=100000, band_up_kw=100000)
+            regs = []
+            for name, _lo, _hi, _d, _u in FIELDS:
+                regs += [(cfg[name] >> 16) & 0xFFFF, cfg[name] & 0xFFFF]
+            t = regcodec.holding_by_name("sim_time_ms")[0]
+            out += [(build_request(0, 16, regmap.CFG_BASE, len(regs), data=regs), False),
+                    (build_request(0, 6, regcodec.holding_by_name("mode")[0], 0), False),
+                    (build_request(0, 16, t, 2, data=[0x3FFF, 0]), False),
+                    (build_request(0, 6, regcodec.holding_by_name("unit_id")[0], 99), False),
+                    (_auth_frame(0, sign(uid, s.key_id, s.key, s.seq + 1, CMD_SETPOINT,
+                                        _ATTACK_KW)), False)]
+        if "plain" in kinds:  # unauthenticated writes addressed to the unit
+            hi, lo = regcodec.s32_words(_ATTACK_KW)
+            a = regmap.CFG_BASE + 2 * [f[0] for f in FIELDS].index("rating_kw")
+            out += [(build_request(uid, 16, regcodec.holding_by_name("remote_sp_kw")[0], 2,
+                                   data=[hi, lo]), True),
+                    (build_request(uid, 16, a, 2, data=[1, 0x86A0]), True),  # 100000 kW
+                    (build_request(uid, 6, regcodec.holding_by_name("unit_id")[0], 99), True),
+                    (build_request(uid, 6, regcodec.holding_by_name("mode")[0], 0), True)]
+        return out
+
+    def strike(self, kinds):
+        """Inject one round of every kind, then check the unit. False if the link failed."""
+        u = self.unit
+        before = u.read_outputs()
+        if before is None:
+            return False
+        frames = self._frames(kinds)
+        if frames is None:
+            return False
+        for data, reply in frames:
+            if not self.proxy.inject(data, reply):
+                self.no_reply += 1
+        self.frames += len(frames)
+        after = u.read_outputs()
+        if after is None:
+            return False
+        self.accepted += len(frames) - (after["auth_rejects"] - before["auth_rejects"])
+        r = u._call(u.c.read_holding_registers, address=0, count=regmap.HOLD_COUNT)
+        if r is None:
+            return False
+        held = {row[1]: (regcodec.words_s32(r.registers[row[0]], r.registers[row[0] + 1])
+                         if row[2] == regmap.S32 else r.registers[row[0]])
+                for row in regmap.HOLDING}
+        if held["remote_sp_kw"] != u.last_sp:
+            self.sp_mismatch += 1
+        if (u.read_config() != self.expected_cfg or held["unit_id"] != u.unit_id
+                or after["mode"] != before["mode"]
+                or after["sim_time_ms"] != before["sim_time_ms"]):
+            self.state_changed += 1
+        return True
+
+    def metrics(self):
+        return {"attack_frames": self.frames, "attack_accepted": self.accepted,
+                "attack_no_reply": self.no_reply, "attack_setpoint_mismatch": self.sp_mismatch,
+                "attack_state_changed": self.state_changed}
+
+

@@ -16,6 +16,7 @@ import time
 from afrr import regmap
 from afrr.config import FIELDS
 from afrr.controller import F_FAILSAFE
+from hil.auth import Attacker, Signer, keygen, load_key
 from hil.client import ClientError, Unit, make_client
 from hil.link import Faults, Link, LinkError, UnixFirmware
 from hil.scenario import MODES, ScenarioError, unit_config
@@ -41,6 +42,12 @@ def _firmware_said(log):
     return " (firmware said: %s)" % last[-1] if last else ""
 
 
+def _attack_due(attack, t_s, cycle_ms):
+    """True in the control cycle where an [attack] round falls."""
+    t = t_s - attack["start_s"]
+    return t >= 0 and (t * 1000) % (attack["period_s"] * 1000) < cycle_ms
+
+
 def _script_value(points, t):
     """The set-point in force at t s; points are in t_s order (scenario.load sorts them)."""
     v = 0
@@ -53,8 +60,10 @@ def _script_value(points, t):
 
 class Run:
     def __init__(self, sc, target="unix", baud=None, realtime=False, progress=True,
-                 unit_id=1, heapsize=None, source=False):
+                 unit_id=1, heapsize=None, source=False, key_file=None):
         self.sc = sc
+        self.key_file = key_file  # the unit's key (serial target), hil/auth.py
+        self.attacker = None
         self.target = target
         self.baud = baud or sc.link["baud"]
         self._cli_baud = baud or 0
@@ -68,6 +77,7 @@ class Run:
         self.firmware_log = ""
         self.warnings = []
         self._state_dir = None
+        self._key_dir = None
         self.restart_counters = {"crc_errors": 0, "frames_ok": 0, "exceptions": 0,
                                  "bytes_dropped": 0}
 
@@ -124,13 +134,14 @@ class Run:
         faults = {d: Faults(lk["drop_rate"], lk["flip_rate"], lk["latency_ms"], lk["jitter_ms"],
                             line_baud=line if self.target == "unix" else 0)
                   for d in ("req", "resp")}
+        signer, key_file = self._key()
         if self.target == "unix":
             state = None
             if lk["restarts"]:  # the restarted firmware boots from its persisted state
                 self._state_dir = tempfile.TemporaryDirectory(prefix="afrr-hil-")
                 state = pathlib.Path(self._state_dir.name) / "afrr_state.bin"
             fw = UnixFirmware(realtime=self.realtime, unit=self.unit_id, heapsize=self.heapsize,
-                              state_file=state, source=self.source)
+                              state_file=state, source=self.source, key_file=key_file)
             self.link = Link(fw, faults=faults, seed=lk["seed"])
         elif self.target.startswith("serial:"):
             if any(f.active() for f in faults.values()) or lk["cuts"] or lk["restarts"]:
@@ -146,6 +157,7 @@ class Run:
         self._faults_on(False)  # set-up runs on a clean link; faults start with the run
         timeout = lk["timeout_ms"] / 1000.0
         self.unit = Unit(make_client(self.link.client_path, self.baud, timeout), self.unit_id)
+        self.unit.signer = signer
         fw = self.link.firmware
         try:
             self.unit.connect()
@@ -155,6 +167,26 @@ class Run:
             self.firmware_log = self.link.close()
             raise RunError("%s: %s%s" % (self.target, e, _firmware_said(self.firmware_log)))
         self._configure()
+        if self.sc.attack["kinds"]:
+            if signer is None or self._proxy() is None:
+                raise RunError("an [attack] needs --target unix and [link] auth = true")
+            self.attacker = Attacker(self.unit, self._proxy(), self.cfg)
+
+    def _key(self):
+        """(Signer or None, key file for the Unix port): the rig's own key when [link] auth."""
+        path = self.key_file
+        if path is None and self.sc.link["auth"]:
+            if self.target != "unix":
+                raise RunError("[link] auth = true: give the unit's key with --key FILE")
+            self._key_dir = tempfile.TemporaryDirectory(prefix="afrr-key-")
+            path = pathlib.Path(self._key_dir.name) / "unit.key"
+            keygen(path)
+        if path is None:
+            return None, None
+        try:
+            return Signer(*load_key(path)), path
+        except ValueError as e:
+            raise RunError(str(e))
 
     def _configure(self):
         try:
@@ -188,6 +220,8 @@ class Run:
             self.firmware_log = self.link.close()
             if self._state_dir is not None:
                 self._state_dir.cleanup()
+            if self._key_dir is not None:
+                self._key_dir.cleanup()
         raise RunError("%s: firmware exited after %d steps%s" % (
             self.target, len(self.steps), _firmware_said(self.firmware_log)))
 
@@ -219,7 +253,7 @@ class Run:
     def _transaction(self, vals):
         tries = 1 + self.sc.link["retries"]
         for k in range(tries):
-            out = self.unit.lockstep(vals)
+            out = self.unit.lockstep(vals, timed=not self.realtime)
             if out is not None:
                 return out, k
         fw = self.link.firmware
@@ -289,6 +323,9 @@ class Run:
                 sp_req = sp
                 if self.unit.send_setpoint(sp):
                     sp_sent = sp
+            if self.attacker is not None and _attack_due(sc.attack, t_s, cycle_ms):
+                if not self.attacker.strike(sc.attack["kinds"]):
+                    self.warnings.append("attack round at %.0f s: the link failed" % t_s)
             vals, m = self._measure(t_ms, cycle_ms)
             if self.realtime:
                 wait = t_wall0 + t_s - time.monotonic()
@@ -497,6 +534,8 @@ def summarize(run):
         "acceptance_passed": int(acc["passed"]) if acc else None,
         "config": cfg,
     }
+    if run.attacker is not None:
+        summary.update(run.attacker.metrics())
     if getattr(run, "market", None) is not None:
         from host.market.publication import settlement
         rows = settlement(run.market_log)

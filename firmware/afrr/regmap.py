@@ -145,7 +145,8 @@ CFG_COUNT = 2 * len(FIELDS)
 # (address, name, registers)  # meaning
 AUTH = (
     (0x0200, "key_id", 1),  # id of the unit's key (provisioned at deploy time)
-    (0x0201, "seq", 2),  # sequence number, high word first; must be above auth_seq
+    # sequence number, unsigned, high word first; must be above auth_seq_hi/auth_seq_lo
+    (0x0201, "seq", 2),
     # 1 TSO set-point (kW, + = upward), 2 mode (0..2), 3 open the write lock for value ms
     # (1..600000; 0 closes it)
     (0x0203, "cmd", 1),

@@ -11,6 +11,10 @@ from afrr.modbus import EX_ILLEGAL_ADDRESS, EX_ILLEGAL_FUNCTION, EX_ILLEGAL_VALU
 
 _FC_READ_INPUT = const(4)
 _NONE = const(255)
+_CMD_SETPOINT = const(1)  # afrr.auth.CMD_* (not imported: afrr.auth loads only with a key)
+_CMD_MODE = const(2)
+_CMD_UNLOCK = const(3)
+_UNLOCK_MAX_MS = const(600000)
 
 
 def _index(rows, count):
@@ -356,7 +360,3 @@ _TOD_FIELD = _NAMES.index("tod_ms")
 _SP_FIELD = _NAMES.index("remote_sp_kw")
 _MODE_FIELD = _NAMES.index("mode")
 del _NAMES
-_CMD_SETPOINT = const(1)  # afrr.auth.CMD_* (not imported: afrr.auth loads only with a key)
-_CMD_MODE = const(2)
-_CMD_UNLOCK = const(3)
-_UNLOCK_MAX_MS = const(600000)
