@@ -41,11 +41,11 @@ bench: venv
 firmware: venv
 	$(PY) tools/build_firmware.py $(BOARD) --out build
 
-## deploy: copy build/$(BOARD)/ to the board on PORT with mpremote, then reset it
+## deploy: copy build/$(BOARD)/ (and the key file KEY=, if given) to the board on PORT, reset it
 deploy: venv
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check $(if $(KEY),--key "$(KEY)")
 	$(PY) tools/build_firmware.py $(BOARD) --out build
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)"
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" $(if $(KEY),--key "$(KEY)")
 
 ## hil: the default HIL scenario against BOARD (unix: the Unix port; else the board on PORT)
 hil: venv
@@ -53,7 +53,7 @@ ifeq ($(BOARD),unix)
 	$(PY) -m hil run $(SCENARIO) --target unix --out $(OUT)/hil-unix
 else
 	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check
-	$(PY) -m hil run $(SCENARIO) --target serial:$(PORT) --out $(OUT)/hil-$(BOARD)
+	$(PY) -m hil run $(SCENARIO) --target serial:$(PORT) --out $(OUT)/hil-$(BOARD) $(if $(KEY),--key "$(KEY)")
 endif
 
 ## simulate: the grid emulator alone (no firmware)

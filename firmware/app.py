@@ -289,20 +289,7 @@ def _board_opts(board):
     return {"device": None, "unit": getattr(board, "MODBUS_UNIT", 1),
             "realtime": not getattr(board, "LOCKSTEP", False),
             "silence_ms": silence_ms(board.UART_BAUD), "baud": board.UART_BAUD,
-            "state_file": None, "board": None,
-            "key_file": getattr(board, "KEY_PATH",
-                                board.STATE_PATH.rsplit("/", 1)[0] + "/afrr.key")}
-
-
-def load_auth(path):
-    """The Auth from the key file at `path` (and its .seq floor); prints why a key is unusable."""
-    from hal.keystore import KeyStore
-
-    ks = KeyStore(path)
-    auth = ks.load()
-    if ks.error:
-        print("error: %s: locked, no key" % ks.error)
-    return auth
+            "state_file": None, "board": None, "key_file": None}
 
 
 def main(argv):
@@ -340,7 +327,11 @@ def main(argv):
             zc = attach(board)
             fm = FreqMeter(n_avg=_ZC_AVG_CYCLES, tick_period=TICK_PERIOD)
     every = getattr(board, "SAVE_EVERY_STEPS", _HOST_SAVE_EVERY_STEPS if host else 0)
-    auth = load_auth(opts["key_file"]) if opts["key_file"] else None
+    auth = None
+    if not host or opts["key_file"]:  # (the open bench profile spends no heap on it)
+        from hal.keystore import load_auth
+
+        auth = load_auth(opts["key_file"] or board)
     try:
         app = compose(board, opts["unit"], opts["realtime"], store, every, zc, fm, led, auth)
     except ConfigError as e:

@@ -28,6 +28,21 @@ def _run(args):
     return 0 if summary["passed"] else 1
 
 
+def _keygen(args):
+    from hil.auth import keygen
+    if not 1 <= args.id <= 65535:
+        raise RunError("--id must be in 1..65535")
+    if pathlib.Path(args.file).exists():
+        raise RunError("%s exists: a unit's key is not overwritten" % args.file)
+    try:
+        keygen(args.file, args.id)
+    except OSError as e:
+        raise RunError("cannot write %s (%s)" % (args.file, e.strerror or e))
+    print("key %d written to %s (owner-only); deploy it with make deploy KEY=%s"
+          % (args.id, args.file, args.file))
+    return 0
+
+
 def _regmap(args):
     from afrr import regmap
     from hil import regcodec
@@ -67,10 +82,15 @@ def main(argv=None):
     r.add_argument("--key", default=None, metavar="FILE",
                    help="the unit's key file (as deployed with make deploy KEY=FILE): set-points, "
                         "mode and configuration go as signed commands")
+    k = sub.add_parser("keygen", help="write a new random unit key file (for make deploy KEY=)")
+    k.add_argument("file", help="the key file to create (keep it out of the repository)")
+    k.add_argument("--id", type=int, default=1, help="key id 1..65535 (default 1)")
     g = sub.add_parser("regmap", help="print the register map")
     g.add_argument("--markdown", action="store_true", help="as the README's Markdown table")
     args = ap.parse_args(argv)
     try:
+        if args.cmd == "keygen":
+            return _keygen(args)
         return _run(args) if args.cmd == "run" else _regmap(args)
     except (ScenarioError, RunError) as e:
         print("error: %s" % e, file=sys.stderr)

@@ -1,5 +1,6 @@
-# The rig's side of authenticated commands: key files, and signed command frames for the
-# regmap.AUTH block (the layout and the MAC are defined in firmware/afrr/auth.py).
+# The rig's side of authenticated commands: key files, signed command frames for the command
+# block (AUTH below; the MAC and the replay rule are defined in firmware/afrr/auth.py), and the
+# attacker of the security scenario.
 #
 # The rig makes its own key for every run on the Unix port (keygen); a real unit's key comes
 # from deployment (`make deploy KEY=file`) and is given to `python -m hil run --key file`.
@@ -9,13 +10,40 @@ import os
 import pathlib
 
 from afrr import regmap
-from afrr.auth import CMD_MODE, CMD_SETPOINT, CMD_UNLOCK, MAC_BYTES, parse_key
+from afrr.auth import (
+    AUTH_BASE,
+    AUTH_COUNT,
+    CMD_MODE,
+    CMD_SETPOINT,
+    CMD_UNLOCK,
+    MAC_BYTES,
+    RESERVE,
+    parse_key,
+)
 from afrr.config import FIELDS
 from afrr.modbus import build_request
 from hil import regcodec
 
 __all__ = ["CMD_MODE", "CMD_SETPOINT", "CMD_UNLOCK", "Attacker", "Signer", "keygen", "load_key",
            "send", "sign"]
+
+
+# The command block at afrr.auth.AUTH_BASE as the rig writes it (sign() below) and the firmware
+# reads it (afrr/auth.py Auth.check; tests/test_auth_props.py ties the two); the README's
+# register table is generated from this table (hil/regdoc.py).
+# (address, name, registers)  # meaning
+AUTH = (
+    (0x0200, "key_id", 1),  # id of the unit's key (provisioned at deploy time)
+    # sequence number, unsigned, high word first: must be above the last accepted (after a
+    # restart of the unit: above its persisted floor, at most 4096 above the last accepted)
+    (0x0201, "seq", 2),
+    # 1 TSO set-point (kW, + = upward), 2 mode (0..2), 3 open the write lock for value ms
+    # (1..600000; 0 closes it)
+    (0x0203, "cmd", 1),
+    (0x0204, "value", 2),  # s32, high word first: the command's argument
+    # first 16 bytes of HMAC-SHA256(key, unit id byte + the 12 bytes of 0x0200-0x0205)
+    (0x0206, "mac", 8),
+)
 
 
 def keygen(path, key_id=1):
@@ -49,7 +77,7 @@ def sign(unit_id, key_id, key, seq, cmd, value):
     mac = hmac.new(key, bytes([unit_id]) + bytes(body), "sha256").digest()[:MAC_BYTES]
     data = bytes(body) + mac
     regs = [(data[i] << 8) | data[i + 1] for i in range(0, len(data), 2)]
-    assert len(regs) == regmap.AUTH_COUNT
+    assert len(regs) == AUTH_COUNT
     return regs
 
 
@@ -65,37 +93,30 @@ class Signer:
         self.seq = (self.seq + 1) & 0xFFFFFFFF
         return sign(unit_id, self.key_id, self.key, self.seq, cmd, value)
 
-    def resync(self, unit_seq):
-        """Continue above the unit's last accepted sequence number (after its restart)."""
-        if unit_seq > self.seq:
-            self.seq = unit_seq
-
 
 def send(unit, cmd, value):
     """Sign and send one command through a hil.client.Unit (its `signer`); True if accepted.
 
-    A refusal (exception 01) makes the signer continue above the unit's auth_seq (the unit
-    restarted with a higher floor) and try once more.
+    A refusal (exception 01) makes the signer jump RESERVE numbers ahead and try once more: a
+    unit that restarted continues from its persisted floor, which is at most RESERVE above the
+    last number it accepted (afrr/auth.py).
     """
     for _ in range(2):
         regs = unit.signer.next(unit.unit_id, cmd, value)
-        if unit._call(unit.c.write_registers, address=regmap.AUTH_BASE, values=regs) is not None:
+        if unit._call(unit.c.write_registers, address=AUTH_BASE, values=regs) is not None:
             unit.last_command = regs
             if cmd == CMD_SETPOINT:
                 unit.last_sp = value
             return True
         if unit.last_error != "exception 01":
             return False
-        out = unit.read_outputs()
-        if out is None:
-            return False
-        unit.signer.resync((out["auth_seq_hi"] << 16) | out["auth_seq_lo"])
+        unit.signer.seq += RESERVE
     return False
 
 
 def _auth_frame(addr, regs):
     """The RTU request (FC16) writing a command's registers to the AUTH block."""
-    return build_request(addr, 16, regmap.AUTH_BASE, len(regs), data=regs)
+    return build_request(addr, 16, AUTH_BASE, len(regs), data=regs)
 
 
 KINDS = ("forged", "replay", "reorder", "broadcast", "plain")

@@ -85,7 +85,9 @@ def markdown():
                                                             strict=True):
         lines.append("| holding | 0x%04X | cfg.%s | s32 | %s | R/W | %d..%d (default %d) | %s |" % (
             addr, name, unit, lo, hi, default, doc))
-    for (addr, name, words), doc in zip(regmap.AUTH, table_docs(path, "AUTH"), strict=True):
+    from hil import auth
+    for (addr, name, words), doc in zip(auth.AUTH, table_docs(auth.__file__, "AUTH"),
+                                        strict=True):
         lines.append("| holding (authenticated command) | 0x%04X | %s | %s | - | W | - | %s |" % (
             addr, name, {1: "u16", 2: "32-bit"}.get(words, "%d bytes" % (2 * words)), doc))
     for (lo, hi), doc in zip(regmap.RESERVED, table_docs(path, "RESERVED"), strict=True):

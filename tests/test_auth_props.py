@@ -22,7 +22,7 @@ def _state(rtu, bank, ctl, cfg):
     conf = bytes(xfer(rtu, _read(regmap.CFG_BASE, regmap.CFG_COUNT)))
     a = bank.auth
     return (hold, conf, ctl.mode, ctl.meas.remote_sp_kw, bank.remote_seq, bank.unit_id,
-            a.unlock_ms, a.auth_seq_hi, a.auth_seq_lo)
+            a.unlock_ms, a.seq_hi, a.seq_lo)
 
 
 def _read(addr, count):

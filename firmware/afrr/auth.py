@@ -8,29 +8,29 @@
 # QEMU build enables it explicitly. The MAC is the first 16 bytes (128 bits) of the HMAC, as
 # RFC 2104 section 5 allows (at least half the hash length).
 #
-# Command frame: one FC16 write of the whole block regmap.AUTH (14 registers). The MAC covers
-# the unit id byte followed by the 12 bytes of key id, sequence, command and value exactly as
-# they are on the wire. Replay rule: a sequence number is accepted only when it is above the last
-# accepted one (window 0: no reordering tolerated; the TSO sends one command at a time).
+# Command frame: one FC16 write of the 14 registers AUTH_BASE.. (layout: hil/auth.py AUTH, the
+# README's register table): key id, sequence number (u32), command, value (s32), MAC (16 bytes).
+# The MAC covers the unit id byte followed by the 12 bytes of key id, sequence, command and value
+# exactly as they are on the wire. Replay rule: a sequence number is accepted only when it is
+# above the last accepted one (window 0: no reordering tolerated; the TSO sends one command at a
+# time). Every number up to the persisted floor counts as used; the floor is written RESERVE
+# numbers ahead, so a restart never reopens a number and flash sees one write per 4096 commands.
+#
+# Kept small: the module is on a unit's heap for good (a board always runs with it).
 import hashlib
 
 from afrr.compat import const
 
+AUTH_BASE = const(0x0200)  # holding address of the command block
+AUTH_COUNT = const(14)  # registers, written whole by one FC16
 MAC_BYTES = const(16)
-KEY_MIN = const(16)  # bytes
-KEY_MAX = const(64)  # bytes: one SHA-256 block, so the key is never hashed first
 UNLOCK_MAX_MS = const(600000)  # an unlock lasts at most 10 min of control-step time
 RESERVE = const(4096)  # sequence numbers reserved ahead in the persisted floor
-
 CMD_SETPOINT = const(1)  # value: TSO set-point, kW
 CMD_MODE = const(2)  # value: mode 0..2
 CMD_UNLOCK = const(3)  # value: ms the write lock stays open (0: lock now)
-
-OK = const(0)
-BAD_KEY = const(1)  # unknown key id, or no key provisioned
-BAD_MAC = const(2)
-REPLAY = const(3)  # sequence number not above the last accepted
-BAD_STORE = const(4)  # the sequence floor could not be persisted
+_SP_ADDR = const(0x001C)  # holding registers a command also sets (read-back): remote_sp_kw
+_MODE_ADDR = const(0x0001)  # mode
 
 
 def hmac_sha256(key, msg):
@@ -50,14 +50,6 @@ def hmac_sha256(key, msg):
     return h.digest()
 
 
-def same(a, pa, b, n):
-    """a[pa:pa + n] == b[0:n], in a time that does not depend on where they differ."""
-    d = 0
-    for i in range(n):
-        d |= a[pa + i] ^ b[i]
-    return d == 0
-
-
 class Auth:
     """The unit's key, the last accepted sequence number and the write lock.
 
@@ -70,44 +62,71 @@ class Auth:
     def __init__(self, key=None, key_id=0, floor=0, reserve=None):
         self.key = key
         self.key_id = key_id
-        self.auth_seq_hi = (floor >> 16) & 0xFFFF  # last accepted sequence number, 16-bit halves
-        self.auth_seq_lo = floor & 0xFFFF  # (a 32-bit value is not a small int on a 32-bit board)
+        self.seq_hi = floor >> 16  # last accepted sequence number in 16-bit halves (a 32-bit
+        self.seq_lo = floor & 0xFFFF  # value is not a small int on a 32-bit board)
         self.floor = floor
         self.reserve = reserve
         self.unlock_ms = 0  # ms the write lock stays open
         self.msg = bytearray(13)  # unit id + key id, sequence, command, value
 
     def check(self, unit_id, buf, p):
-        """Verify the command at buf[p:p + 28] (regmap.AUTH layout); OK or a reason code.
+        """True when the command at buf[p:p + 28] is authentic and new; its number is then used.
 
-        On OK the sequence number is taken (a second frame with it is a replay).
+        Refused: no key or another key id, a number not above the last accepted, a wrong MAC
+        (compared in full, whatever byte differs first), or a floor that could not be saved.
         """
         if self.key is None or ((buf[p] << 8) | buf[p + 1]) != self.key_id:
-            return BAD_KEY
+            return False
         hi = (buf[p + 2] << 8) | buf[p + 3]
         lo = (buf[p + 4] << 8) | buf[p + 5]
-        if hi < self.auth_seq_hi or (hi == self.auth_seq_hi and lo <= self.auth_seq_lo):
-            return REPLAY
+        if hi < self.seq_hi or (hi == self.seq_hi and lo <= self.seq_lo):
+            return False
         msg = self.msg
         msg[0] = unit_id
         for i in range(12):
             msg[1 + i] = buf[p + i]
-        if not same(buf, p + 12, hmac_sha256(self.key, msg), MAC_BYTES):
-            return BAD_MAC
+        mac = hmac_sha256(self.key, msg)
+        d = 0
+        for i in range(MAC_BYTES):
+            d |= buf[p + 12 + i] ^ mac[i]
+        if d:
+            return False
         seq = (hi << 16) | lo
         if seq > self.floor:
-            new = seq + RESERVE
-            if new > 0xFFFFFFFF:
-                new = 0xFFFFFFFF
+            new = min(seq + RESERVE, 0xFFFFFFFF)
             if self.reserve is not None:
                 try:
                     self.reserve(new)
                 except OSError:
-                    return BAD_STORE
+                    return False
             self.floor = new
-        self.auth_seq_hi = hi
-        self.auth_seq_lo = lo
-        return OK
+        self.seq_hi = hi
+        self.seq_lo = lo
+        return True
+
+    def command(self, bank, buf, p):
+        """Apply the command at buf[p:] to an afrr.unitregs bank; 0 or a Modbus exception code."""
+        if not self.check(bank.unit_id, buf, p):
+            bank.auth_rejects += 1
+            return 1  # exception 01: refused
+        cmd = (buf[p + 6] << 8) | buf[p + 7]
+        v = (buf[p + 8] << 24 | buf[p + 9] << 16 | buf[p + 10] << 8 | buf[p + 11])
+        if v & 0x80000000:
+            v -= 0x100000000
+        if cmd == CMD_SETPOINT and -0x3FFFFFFF <= v <= 0x3FFFFFFF:
+            m = bank.ctl.meas
+            m.remote_sp_kw = v
+            m.remote_seq += 1
+            bank.remote_seq += 1
+            bank._hval[bank._hmap[_SP_ADDR]] = v
+        elif cmd == CMD_MODE and 0 <= v <= 2:
+            bank.ctl.set_mode(v)
+            bank._hval[bank._hmap[_MODE_ADDR]] = v
+        elif cmd == CMD_UNLOCK and 0 <= v <= UNLOCK_MAX_MS:
+            self.unlock_ms = v
+        else:
+            return 3  # exception 03: the value is refused (the sequence number is used)
+        return 0
 
     def tick(self, dt_ms):
         """The write lock runs down with control-step time."""
@@ -116,7 +135,8 @@ class Auth:
 
 
 def parse_key(text):
-    """(key id, key bytes) from a key file's text "<key id> <key as hex>"; ValueError if bad."""
+    """(key id, key bytes) from a key file's text "<key id> <key as hex>"; ValueError if bad.
+    A key is 16..64 bytes (at most one SHA-256 block, so it is never hashed first)."""
     parts = text.split()
     if len(parts) != 2:
         raise ValueError("key file: want '<key id> <key as hex>'")
@@ -126,6 +146,6 @@ def parse_key(text):
         key = bytes([int(h[i:i + 2], 16) for i in range(0, len(h), 2)])
     except ValueError:
         raise ValueError("key file: key id or hex key malformed")
-    if not 1 <= kid <= 65535 or len(h) & 1 or not KEY_MIN <= len(key) <= KEY_MAX:
+    if not 1 <= kid <= 65535 or len(h) & 1 or not 16 <= len(key) <= 64:
         raise ValueError("key file: key id 1..65535, key 16..64 bytes")
     return kid, key

@@ -8,7 +8,6 @@
 #
 # The register space is a duck-typed `bank`:
 #   bank.unit_id                         this server's address (1..247), read per frame
-#   bank.bcast                           set before every request: True for a broadcast
 #   bank.read(table, addr, count, tx, pos) -> 0 or exception code; table 3 holding, 4 input;
 #                                         fills 2*count bytes big-endian at tx[pos:]
 #                                         (tx None: only check the range)
@@ -90,6 +89,7 @@ class RTU:
         self.chunk = bytearray(64)  # the HAL reads into this, then calls feed(n)
         self.tx = bytearray(BUF_SIZE)  # reply
         self.handled = False  # complete() consumed a request
+        self.bcast = False  # the request being handled is a broadcast (the bank reads it)
         # link counters (input registers, see regmap.INPUT)
         self.frames_ok = 0
         self.crc_errors = 0
@@ -210,7 +210,7 @@ class RTU:
         self.frames_ok += 1
         if bcast:
             self.broadcasts += 1
-        bank.bcast = bcast  # the bank refuses what a broadcast may not change
+        self.bcast = bcast  # the bank refuses what a broadcast may not change
         fc = rx[1]
         if fc == _FC_READ_HOLDING or fc == _FC_READ_INPUT:
             if bcast:

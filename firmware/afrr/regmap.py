@@ -9,8 +9,8 @@
 #   holding 0x0080-0x00FF  read-only mirror of the input registers, so one FC23 transaction
 #                          can write the measurements and read the outputs of the step it caused
 #   holding 0x0100-0x01FF  configuration: config.FIELDS in order, one S32 (2 registers) each
-#   holding 0x0200-0x020D  authenticated TSO command (AUTH below), write-only, FC16 of the whole
-#                          block; 0x020E-0x02FF reserved -> exception 02
+#   holding 0x0200-0x020D  authenticated TSO command (afrr/auth.py), write-only, one FC16 of
+#                          the whole block; 0x020E-0x02FF reserved -> exception 02
 #   holding 0x0300-0x03FF  RESERVED: bids / market parameters     -> exception 02
 #   input   0x0000-0x007F  outputs, flags, counters, energy (FC04)
 #
@@ -90,13 +90,12 @@ S_OUT = 0  # Controller.out (Outputs)
 S_ENERGY = 1  # Controller.energy
 S_LINK = 2  # Modbus link counters (modbus.RTU)
 S_UNIT = 3  # firmware state kept by the register bank (steps, sim time, status)
-S_AUTH = 4  # afrr.auth.Auth of the bank (0 without one)
 
 ST_STALE = 0x0001  # status bit: real time, no measurement write within max_age_ms
 ST_REALTIME = 0x0002  # status bit: running on its own clock (not lock-step)
 ST_CFG_DIRTY = 0x0004  # status bit: configuration changed since start
 ST_STATE_FAULT = 0x0008  # status bit: persisted state corrupt, fell back, or refused at start
-ST_KEYED = 0x0010  # status bit: a key is provisioned (set-points only through the AUTH block)
+# status bit 0x0010: a key is provisioned (afrr/unitregs.py; set-points only as commands)
 
 # Input registers 0x0000-0x007F (FC04), also at holding 0x0080 + address (FC03/FC23), read-only:
 # (address, name, kind, unit, source)  # meaning
@@ -130,32 +129,14 @@ INPUT = (
     (0x002E, "fw_version", U16, "-", S_UNIT),  # register map version (major*256 + minor)
     # refused writes: rejected authenticated commands, write lock, broadcasts, time (exception 01)
     (0x002F, "auth_rejects", S32, "-", S_UNIT),
-    (0x0031, "auth_seq_hi", U16, "-", S_AUTH),  # last accepted command sequence number, high word
-    (0x0032, "auth_seq_lo", U16, "-", S_AUTH),  # last accepted command sequence number, low word
-    (0x0033, "unlock_ms", S32, "ms", S_AUTH),  # the write lock stays open this long; 0 = locked
 )
-INPUT_COUNT = 0x0035  # registers 0x0000..0x0034
+INPUT_COUNT = 0x0031  # registers 0x0000..0x0030
 MIRROR_BASE = 0x0080  # holding address of input register 0
 
 CFG_BASE = 0x0100
 CFG_COUNT = 2 * len(FIELDS)
-# Holding 0x0200-0x020D: one authenticated TSO command, written whole by one FC16 (no reply to
-# a broadcast: refused). Write-only: a read answers exception 02. Sequence numbers are unsigned
-# 32-bit; every number up to auth_seq counts as used.
-# (address, name, registers)  # meaning
-AUTH = (
-    (0x0200, "key_id", 1),  # id of the unit's key (provisioned at deploy time)
-    # sequence number, unsigned, high word first; must be above auth_seq_hi/auth_seq_lo
-    (0x0201, "seq", 2),
-    # 1 TSO set-point (kW, + = upward), 2 mode (0..2), 3 open the write lock for value ms
-    # (1..600000; 0 closes it)
-    (0x0203, "cmd", 1),
-    (0x0204, "value", 2),  # s32, high word first: the command's argument
-    # first 16 bytes of HMAC-SHA256(key, unit id byte + the 12 bytes of 0x0200-0x0205)
-    (0x0206, "mac", 8),
-)
-AUTH_BASE = 0x0200
-AUTH_COUNT = 14
+# Holding 0x0200-0x020D: one authenticated TSO command (layout: afrr/auth.py AUTH; its
+# AUTH_BASE and AUTH_COUNT live there too, loaded on a unit only with a key).
 RESERVED = (  # (first, last) holding address; exception 02
     (0x020E, 0x02FF),  # authenticated commands (room for more)
     (0x0300, 0x03FF),  # bids / market

@@ -7,14 +7,17 @@
 from afrr import regmap
 from afrr.compat import const
 from afrr.config import FIELDS, ConfigError
-from afrr.modbus import EX_ILLEGAL_ADDRESS, EX_ILLEGAL_FUNCTION, EX_ILLEGAL_VALUE
 
 _FC_READ_INPUT = const(4)
+# Modbus exception codes (afrr.modbus EX_*; constants here, so the module keeps no globals)
+_EX_REFUSED = const(1)  # illegal function; here: refused by the write protection
+_EX_ADDRESS = const(2)
+_EX_VALUE = const(3)
 _NONE = const(255)
-_CMD_SETPOINT = const(1)  # afrr.auth.CMD_* (not imported: afrr.auth loads only with a key)
-_CMD_MODE = const(2)
-_CMD_UNLOCK = const(3)
-_UNLOCK_MAX_MS = const(600000)
+_AUTH_BASE = const(0x0200)  # afrr.auth.AUTH_BASE, AUTH_COUNT
+_AUTH_COUNT = const(14)
+_ST_KEYED = const(0x0010)  # status bit (regmap.py)
+_T_AUTH = const(99)  # _guard(): the authenticated command block
 
 
 def _index(rows, count):
@@ -42,6 +45,12 @@ def _s32_at(buf, p):
 class UnitRegisters:
     """Holding/input register space of one unit (see regmap.py for the table)."""
 
+    # class attributes: an instance keeps them out of its own attribute table (heap)
+    fw_version = regmap.VERSION
+    # write protection (regmap.py): None = the open bench profile (no lock; tests, the Unix port
+    # without a key); an afrr.auth.Auth = locked, keyed or not (a board always has one)
+    auth = None
+
     def __init__(self, ctl, cfg, unit_id=1, lockstep=True, auth=None):
         self.ctl = ctl
         self.cfg = cfg
@@ -57,14 +66,11 @@ class UnitRegisters:
         self.silent_steps = 0  # lock-step: steps run on the firmware's own clock (silent rig)
         self.remote_seq = 0
         self.status = 0 if lockstep else regmap.ST_REALTIME
-        # write protection (regmap.py): auth None = open bench profile (no lock; tests, the
-        # Unix port without a key); an afrr.auth.Auth = locked, keyed or not (a board)
-        self.auth = auth
-        if auth is not None and auth.key is not None:
-            self.status |= regmap.ST_KEYED
-        self.bcast = False  # set by modbus.RTU before each write: the request is a broadcast
-        self.auth_rejects = 0
-        self.fw_version = regmap.VERSION
+        if auth is not None:
+            self.auth = auth
+            if auth.key is not None:
+                self.status |= _ST_KEYED
+        self.auth_rejects = 0  # writes refused by the write protection
         self.since_write_ms = 0  # real time: ms since the last measurement write
         self.written_age_ms = 0  # the age_ms register as last written
         self.written_tod_ms = 0  # ms, the tod_ms register as last written
@@ -104,8 +110,6 @@ class UnitRegisters:
             v = getattr(self.ctl.energy, row[1])
         elif src == regmap.S_LINK:
             v = getattr(self.rtu, row[1]) if self.rtu is not None else 0
-        elif src == regmap.S_AUTH:
-            v = getattr(self.auth, row[1]) if self.auth is not None else 0
         else:
             v = getattr(self, row[1])
         return v
@@ -121,7 +125,7 @@ class UnitRegisters:
         end = addr + count
         if table == _FC_READ_INPUT:
             if end > regmap.INPUT_COUNT:
-                return EX_ILLEGAL_ADDRESS
+                return _EX_ADDRESS
             return self._read_input(addr, count, tx, pos)
         if end <= regmap.HOLD_COUNT:
             if tx is None:
@@ -143,7 +147,7 @@ class UnitRegisters:
                 self._put(tx, pos, v, regmap.S32, a & 1)
                 pos += 2
             return 0
-        return EX_ILLEGAL_ADDRESS
+        return _EX_ADDRESS
 
     def _read_input(self, addr, count, tx, pos):
         if tx is None:
@@ -166,52 +170,33 @@ class UnitRegisters:
             return self._write_hold(addr, end, buf, pos)
         cb = regmap.CFG_BASE
         if addr >= cb and end <= cb + regmap.CFG_COUNT:
-            if self.bcast or self._locked():
-                return self._refuse()
-            return self._write_cfg(addr - cb, end - cb, buf, pos)
-        if addr == regmap.AUTH_BASE and count == regmap.AUTH_COUNT:
-            return self._command(buf, pos)
-        return EX_ILLEGAL_ADDRESS
+            return self._guard(regmap.T_CFG, 0) or self._write_cfg(addr - cb, end - cb, buf, pos)
+        if addr == _AUTH_BASE and count == _AUTH_COUNT:  # an authenticated command
+            # (afrr.auth applies it; it allocates (hashlib), but only here)
+            return self._guard(_T_AUTH, 0) or self.auth.command(self, buf, pos)
+        return _EX_ADDRESS
 
     # -- write protection ---------------------------------------------------------------------
-    def _locked(self):
-        return self.auth is not None and not self.auth.unlock_ms
-
-    def _denied(self, t, v):
-        """True when a plain write of v to a mode/set-point/time/unit id field is refused."""
-        if t == regmap.T_SP:  # with a key, set-points come only through the AUTH block
-            return self.auth is not None
-        if t == regmap.T_TIME:  # time only in lock-step, never moved by a broadcast
-            return not self.lockstep or (self.bcast and v != self.sim_time_ms)
-        cur = self.ctl.mode if t == regmap.T_MODE else self.unit_id
-        return v != cur and (self.bcast or self._locked())  # the value in force passes
-
-    def _refuse(self):
-        self.auth_rejects += 1
-        return EX_ILLEGAL_FUNCTION
-
-    def _command(self, buf, p):
-        """One authenticated command (regmap.AUTH); allocates (hashlib) but only here."""
-        auth = self.auth
-        if self.bcast or auth is None or auth.check(self.unit_id, buf, p):
-            return self._refuse()
-        cmd = (buf[p + 6] << 8) | buf[p + 7]
-        v = _s32_at(buf, p + 8)
-        if v is None:
-            return EX_ILLEGAL_VALUE
-        if cmd == _CMD_SETPOINT:
-            m = self.ctl.meas
-            m.remote_sp_kw = v
-            m.remote_seq += 1
-            self.remote_seq += 1
-            self._hval[_SP_FIELD] = v
-        elif cmd == _CMD_MODE and 0 <= v <= 2:
-            self.ctl.set_mode(v)
-            self._hval[_MODE_FIELD] = v
-        elif cmd == _CMD_UNLOCK and 0 <= v <= _UNLOCK_MAX_MS:
-            auth.unlock_ms = v
-        else:
-            return EX_ILLEGAL_VALUE
+    def _guard(self, t, v):
+        """0, or exception 01 (counted) when a write of v to a field of target t is refused."""
+        a = self.auth
+        bc = self.rtu is not None and self.rtu.bcast  # the request is a broadcast
+        locked = bc or (a is not None and not a.unlock_ms)
+        if t == regmap.T_SP:  # with a key, set-points come only as commands
+            bad = a is not None
+        elif t == regmap.T_TIME:  # time only in lock-step, never moved by a broadcast
+            bad = not self.lockstep or (bc and v != self.sim_time_ms)
+        elif t == regmap.T_MODE:  # the value in force passes; a change needs an open lock
+            bad = locked and v != self.ctl.mode
+        elif t == regmap.T_UNIT:
+            bad = locked and v != self.unit_id
+        elif t == regmap.T_CFG:
+            bad = locked
+        else:  # _T_AUTH: never broadcast, and only with an Auth
+            bad = bc or a is None
+        if bad:
+            self.auth_rejects += 1
+            return _EX_REFUSED
         return 0
 
     def _write_hold(self, addr, end, buf, pos):
@@ -221,10 +206,10 @@ class UnitRegisters:
         while a < end:
             i = hmap[a]
             if i == _NONE or self._hword[a] != 0:
-                return EX_ILLEGAL_ADDRESS
+                return _EX_ADDRESS
             w = 2 if regmap.HOLDING[i][2] == regmap.S32 else 1
             if a + w > end:
-                return EX_ILLEGAL_ADDRESS
+                return _EX_ADDRESS
             a += w
         # pass 2: decode and range-check into the stage
         a = addr
@@ -235,7 +220,7 @@ class UnitRegisters:
             if row[2] == regmap.S32:
                 v = _s32_at(buf, p)
                 if v is None:
-                    return EX_ILLEGAL_VALUE
+                    return _EX_VALUE
                 p += 4
                 a += 2
             else:
@@ -243,10 +228,10 @@ class UnitRegisters:
                 p += 2
                 a += 1
             if v < row[4] or v > row[5]:
-                return EX_ILLEGAL_VALUE
+                return _EX_VALUE
             t = row[6]
-            if regmap.T_MODE <= t <= regmap.T_UNIT and self._denied(t, v):
-                return self._refuse()
+            if regmap.T_MODE <= t <= regmap.T_UNIT and self._guard(t, v):
+                return _EX_REFUSED
             self._stage[i] = v
         # pass 3: apply; the simulated time (the step trigger) last
         m = self.ctl.meas
@@ -289,7 +274,7 @@ class UnitRegisters:
 
     def _write_cfg(self, a0, a1, buf, pos):
         if a0 & 1 or a1 & 1:
-            return EX_ILLEGAL_ADDRESS
+            return _EX_ADDRESS
         cfg = self.cfg
         for f in range(a0 >> 1, a1 >> 1):
             self._cfg_old[f] = getattr(cfg, FIELDS[f][0])
@@ -310,7 +295,7 @@ class UnitRegisters:
         if not ok:
             for f in range(a0 >> 1, a1 >> 1):
                 setattr(cfg, FIELDS[f][0], self._cfg_old[f])
-            return EX_ILLEGAL_VALUE
+            return _EX_VALUE
         self.status |= regmap.ST_CFG_DIRTY
         self.ctl.config_changed()
         return 0
@@ -357,6 +342,4 @@ class UnitRegisters:
 _NAMES = [r[1] for r in regmap.HOLDING]
 _AGE_FIELD = _NAMES.index("age_ms")
 _TOD_FIELD = _NAMES.index("tod_ms")
-_SP_FIELD = _NAMES.index("remote_sp_kw")
-_MODE_FIELD = _NAMES.index("mode")
 del _NAMES

@@ -1,10 +1,10 @@
-# The unit's key file and its persisted sequence floor, beside the state file.
+# The unit's key file and its persisted sequence floor (afrr/auth.py), beside the state file.
 #
-# KEY (text "<key id> <key as hex>", written by deployment, never by the firmware) and
-# KEY.seq (decimal: every sequence number up to it counts as used, afrr/auth.py). The floor is
-# rewritten only when an accepted command passes it, each time RESERVE numbers ahead, so flash
-# sees one write per 4096 commands. KEY.seq.tmp is written first; the loader takes the higher of
-# the two, so a cut between the remove and the rename loses nothing.
+# KEY (text "<key id> <key as hex>", written by deployment, never by the firmware) and KEY.seq
+# (decimal: every sequence number up to it counts as used). The floor is rewritten only when an
+# accepted command passes it, RESERVE numbers ahead each time. KEY.seq.tmp is written first and
+# then renamed over KEY.seq; the loader takes the higher of the two, so a cut between the remove
+# and the rename loses nothing. Kept small: it stays on a unit's heap (the floor writer).
 from afrr.auth import Auth, parse_key
 
 
@@ -19,49 +19,41 @@ def _read(opener, p):
         f.close()
 
 
-class KeyStore:
-    """Loads the key, keeps the floor; `fs` needs remove() and rename() (default os)."""
-
-    def __init__(self, path, fs=None, opener=open):
-        if fs is None:
-            import os as fs
-        self.path = path
-        self.seq_path = path + ".seq"
-        self.tmp = path + ".seq.tmp"
-        self.fs = fs
-        self.open = opener
-        self.error = ""  # why no key was loaded (empty: loaded, or no key file)
-
-    def load(self):
-        """An Auth with the key (None when absent or unusable: the lock never opens)."""
-        key = None
-        kid = 0
-        data = _read(self.open, self.path)
-        if data is not None:
-            try:
-                kid, key = parse_key(data.decode())
-            except (ValueError, UnicodeError) as e:
-                self.error = str(e)
-        floor = 0
-        for p in (self.seq_path, self.tmp):
-            d = _read(self.open, p)
-            try:
-                v = int(d) if d else 0
-            except ValueError:
-                v = 0
-            if 0 <= v <= 0xFFFFFFFF and v > floor:
-                floor = v
-        return Auth(key, kid, floor, self.reserve)
-
-    def reserve(self, floor):
-        """Persist a new floor (Auth calls this before it accepts past the old one)."""
-        f = self.open(self.tmp, "wb")
+def load_auth(where, fs=None, opener=open):
+    """The Auth of the key file at `where` (a path, or a board data module: its KEY_PATH, else
+    afrr.key beside its STATE_PATH) with its floor. No key or a bad key file: an Auth without a
+    key (locked for good; a bad file is reported in one line). `fs`: remove()/rename() (os)."""
+    if fs is None:
+        import os as fs
+    path = where if isinstance(where, str) else getattr(
+        where, "KEY_PATH", where.STATE_PATH.rsplit("/", 1)[0] + "/afrr.key")
+    key = None
+    kid = 0
+    data = _read(opener, path)
+    if data is not None:
         try:
-            f.write(b"%d" % floor)
+            kid, key = parse_key(data.decode())
+        except (ValueError, UnicodeError) as e:
+            print("error: %s: %s; locked, no key" % (path, e))
+    floor = 0
+    for p in (path + ".seq", path + ".seq.tmp"):
+        try:
+            v = int(_read(opener, p) or 0)
+        except ValueError:
+            v = 0
+        if floor < v <= 0xFFFFFFFF:
+            floor = v
+
+    def reserve(new):
+        f = opener(path + ".seq.tmp", "wb")
+        try:
+            f.write(b"%d" % new)
         finally:
             f.close()
         try:
-            self.fs.remove(self.seq_path)
+            fs.remove(path + ".seq")
         except OSError:
             pass
-        self.fs.rename(self.tmp, self.seq_path)
+        fs.rename(path + ".seq.tmp", path + ".seq")
+
+    return Auth(key, kid, floor, reserve)
