@@ -119,6 +119,8 @@ def _auth_frame(addr, regs):
     return build_request(addr, 16, AUTH_BASE, len(regs), data=regs)
 
 
+METRICS = ("attack_frames", "attack_accepted", "attack_no_reply", "attack_setpoint_mismatch",
+           "attack_state_changed")  # summary metrics of an [attack] (None without one)
 KINDS = ("forged", "replay", "reorder", "broadcast", "plain")
 _ATTACK_KW = -777  # what every attack tries to set
 
@@ -191,12 +193,12 @@ class Attacker:
                 self.no_reply += 1
         self.frames += len(frames)
         after = u.read_outputs()
-        if after is None:
+        r = u._call(u.c.read_holding_registers, address=0, count=regmap.HOLD_COUNT)
+        if after is None or r is None:  # the unit no longer answers (e.g. moved off its
+            self.accepted += len(frames)  # address): nothing is verified, all count as taken
+            self.state_changed += 1
             return False
         self.accepted += len(frames) - (after["auth_rejects"] - before["auth_rejects"])
-        r = u._call(u.c.read_holding_registers, address=0, count=regmap.HOLD_COUNT)
-        if r is None:
-            return False
         held = {row[1]: (regcodec.words_s32(r.registers[row[0]], r.registers[row[0] + 1])
                          if row[2] == regmap.S32 else r.registers[row[0]])
                 for row in regmap.HOLDING}
@@ -209,8 +211,7 @@ class Attacker:
         return True
 
     def metrics(self):
-        return {"attack_frames": self.frames, "attack_accepted": self.accepted,
-                "attack_no_reply": self.no_reply, "attack_setpoint_mismatch": self.sp_mismatch,
-                "attack_state_changed": self.state_changed}
+        return dict(zip(METRICS, (self.frames, self.accepted, self.no_reply, self.sp_mismatch,
+                                  self.state_changed)))
 
 

@@ -16,6 +16,7 @@ import time
 from afrr import regmap
 from afrr.config import FIELDS
 from afrr.controller import F_FAILSAFE
+from hil.auth import METRICS as ATTACK_METRICS
 from hil.auth import Attacker, Signer, keygen, load_key
 from hil.client import ClientError, Unit, make_client
 from hil.link import Faults, Link, LinkError, UnixFirmware
@@ -534,8 +535,8 @@ def summarize(run):
         "acceptance_passed": int(acc["passed"]) if acc else None,
         "config": cfg,
     }
-    if run.attacker is not None:
-        summary.update(run.attacker.metrics())
+    summary.update(run.attacker.metrics() if run.attacker is not None
+                   else dict.fromkeys(ATTACK_METRICS))
     if getattr(run, "market", None) is not None:
         from host.market.publication import settlement
         rows = settlement(run.market_log)

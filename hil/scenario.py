@@ -5,6 +5,7 @@ import tomllib
 from afrr.config import ConfigError, field_index
 from afrr.config import load as load_config
 from hil.auth import KINDS as ATTACK_KINDS
+from hil.auth import METRICS as ATTACK_METRICS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -82,8 +83,7 @@ METRICS = (
     "isp_energy_checked", "isp_energy_mismatch_wh", "acceptance_share_under",
     "acceptance_max_window_under_share", "acceptance_late_reactions", "acceptance_passed",
     "revenue_eur", "market_energy_up_kwh", "market_energy_down_kwh",
-    "attack_frames", "attack_accepted", "attack_no_reply", "attack_setpoint_mismatch",
-    "attack_state_changed",
+    *ATTACK_METRICS,
 )
 
 

@@ -30,11 +30,13 @@ def load_auth(where, fs=None, opener=open):
     key = None
     kid = 0
     data = _read(opener, path)
-    if data is not None:
+    if data is None:
+        print("error: no key file %s: locked" % path)
+    else:
         try:
             kid, key = parse_key(data.decode())
         except (ValueError, UnicodeError) as e:
-            print("error: %s: %s; locked, no key" % (path, e))
+            print("error: %s: %s: locked" % (path, e))
     floor = 0
     for p in (path + ".seq", path + ".seq.tmp"):
         try:
