@@ -80,3 +80,39 @@ def test_without_the_protection_the_scenario_fails(tmp_path, monkeypatch):
     s = _summary(out)
     assert rc == 1
     assert s["attack_accepted"] > 0 and s["attack_state_changed"] > 0
+
+
+def test_signed_commands_continue_after_a_firmware_restart(tmp_path):
+    # the restarted unit boots from its persisted sequence floor (above every number it may
+    # have accepted); the rig's first command after it is refused, it skips ahead, and the run
+    # goes on without a failed step
+    p = tmp_path / "restart.toml"
+    p.write_text("""
+[scenario]
+name = "auth_restart"
+duration_s = 160
+mode = "remote"
+
+[grid]
+world = "host/worlds/baltic.toml"
+scenario = "quiet"
+area = "LT"
+
+[remote]
+period_s = 4
+setpoints = [{ t_s = 0, sp_kw = 200 }]
+
+[link]
+auth = true
+timeout_ms = 2000
+restarts = [80]
+
+[criteria]
+steps_failed = { max = 0 }
+""")
+    out = tmp_path / "out"
+    assert main(["run", str(p), "--out", str(out), "--no-progress"]) == 0
+    s = _summary(out)
+    assert s["restarts"] == 1 and s["steps_ok"] == 40 and s["p_set_max_kw"] == 200
+    # the refused first command after the restart is the only exception of the run
+    assert s["fw_exceptions"] == 1

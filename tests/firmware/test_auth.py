@@ -1,11 +1,13 @@
 # Authenticated commands and the write lock (firmware/afrr/auth.py, unitregs.py): bytes on the
 # wire, on CPython and the Unix port. The signer here is the firmware's own HMAC; tests/
 # test_auth_props.py checks it against CPython's hmac module and attacks it with hypothesis.
+import sys
+
 from afrr import auth, regmap
 from afrr.auth import AUTH_BASE, AUTH_COUNT, CMD_MODE, CMD_SETPOINT, CMD_UNLOCK, Auth, hmac_sha256
 from afrr.config import Config, field_index
 from afrr.controller import Controller
-from afrr.modbus import RTU, build_request
+from afrr.modbus import RTU, build_request, crc16
 from afrr.unitregs import UnitRegisters
 
 try:
@@ -215,3 +217,54 @@ def test_parse_key():
         except ValueError:
             continue
         raise AssertionError(bad)
+
+
+def test_locked_unit_serves_lockstep_and_refusals_without_allocating():
+    if sys.implementation.name != "micropython":
+        return
+    import gc
+
+    import micropython
+    rtu, bank, ctl, cfg = server()
+    assert ok(xfer(rtu, request(1, frame(1, 1, CMD_UNLOCK, 600000))))
+    regs = regcodec.encode_holding({"f_mhz": 50020, "mode": 0, "soc_x100": 5000,
+                                    "sim_time_ms": 1000})
+    step = bytearray(build_request(1, 23, regmap.MIRROR_BASE, regmap.INPUT_COUNT, 0,
+                                   regmap.LOCKSTEP_WRITE_COUNT, data=regs))
+    t_lo = 11 + 2 * regcodec.holding_by_name("sim_time_ms")[0] + 2
+    a = regmap.CFG_BASE + 2 * field_index("band_up_kw")
+    bad = (build_request(1, 16, a, 2, data=[0, 100]),  # config: locked again below
+           build_request(0, 6, 0x0001, 2),  # a broadcast mode change
+           build_request(1, 16, regcodec.holding_by_name("remote_sp_kw")[0], 2, data=[0, 9]))
+
+    def feed(req):
+        for i in range(len(req)):
+            rtu.chunk[i % 64] = req[i]
+            if i % 64 == 63 or i == len(req) - 1:
+                rtu.feed(i % 64 + 1)
+        n = rtu.complete()
+        if n == 0 and rtu.pending():
+            n = rtu.at_silence()
+        return n
+
+    assert ok(xfer(rtu, request(1, frame(1, 2, CMD_UNLOCK, 0))))  # (allocates: the MAC)
+    feed(step)
+    for req in bad:
+        feed(req)
+    gc.collect()
+    before = gc.mem_alloc()
+    micropython.heap_lock()
+    try:
+        for k in range(20):
+            step[t_lo + 1] = k + 1  # a new simulated time: one control step per frame
+            c = crc16(step, len(step) - 2)
+            step[len(step) - 2] = c & 0xFF
+            step[len(step) - 1] = c >> 8
+            n = feed(step)
+            for req in bad:
+                feed(req)
+    finally:
+        micropython.heap_unlock()
+    assert n == 5 + 2 * regmap.INPUT_COUNT and bank.steps == 21
+    assert bank.auth_rejects == 3 * 21 and cfg.band_up_kw == 1000
+    assert gc.mem_alloc() == before
