@@ -6,17 +6,7 @@
 # then renamed over KEY.seq; the loader takes the higher of the two, so a cut between the remove
 # and the rename loses nothing. Kept small: it stays on a unit's heap (the floor writer).
 from afrr.auth import Auth, parse_key
-
-
-def _read(opener, p):
-    try:
-        f = opener(p, "rb")
-    except OSError:
-        return None
-    try:
-        return f.read()
-    finally:
-        f.close()
+from hal.store import read_file
 
 
 def load_auth(where, fs=None, opener=open):
@@ -29,7 +19,7 @@ def load_auth(where, fs=None, opener=open):
         where, "KEY_PATH", where.STATE_PATH.rsplit("/", 1)[0] + "/afrr.key")
     key = None
     kid = 0
-    data = _read(opener, path)
+    data = read_file(opener, path)
     if data is None:
         print("error: no key file %s: locked" % path)
     else:
@@ -40,7 +30,7 @@ def load_auth(where, fs=None, opener=open):
     floor = 0
     for p in (path + ".seq", path + ".seq.tmp"):
         try:
-            v = int(_read(opener, p) or 0)
+            v = int(read_file(opener, p) or 0)
         except ValueError:
             v = 0
         if floor < v <= 0xFFFFFFFF:

@@ -22,6 +22,18 @@ ST_EMPTY = 0x08  # no copy at all (first start); not a fault by itself
 ST_FAULT = ST_CORRUPT | ST_FALLBACK | ST_DEFAULTS  # bits that mean "report a fault"
 
 
+def read_file(opener, p):
+    """The bytes of the file at p (opened with `opener`), or None when it cannot be opened."""
+    try:
+        f = opener(p, "rb")
+    except OSError:
+        return None
+    try:
+        return f.read()
+    finally:
+        f.close()
+
+
 def _default_fs():
     import os
 
@@ -78,14 +90,7 @@ class StateStore:
         self.fs.rename(self.tmp, self.path)
 
     def _read(self, p):
-        try:
-            f = self.open(p, "rb")
-        except OSError:
-            return None
-        try:
-            return f.read()
-        finally:
-            f.close()
+        return read_file(self.open, p)
 
     def load(self):
         """(seq, ctl_words, config) of the newest usable copy, or None; sets self.status.

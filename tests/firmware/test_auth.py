@@ -10,6 +10,11 @@ from afrr.controller import Controller
 from afrr.modbus import RTU, build_request, crc16
 from afrr.unitregs import UnitRegisters
 
+try:  # one request in, the reply bytes out
+    from test_modbus_codec import _xfer as xfer  # tests/firmware on the path (both runtimes)
+except ImportError:  # imported as tests.firmware.test_auth (tests/test_auth_props.py)
+    from tests.firmware.test_modbus_codec import _xfer as xfer
+
 try:
     from hil import regcodec  # CPython (pytest)
 except ImportError:  # the Unix port: tests/mp_runner.py adds hil/
@@ -68,12 +73,6 @@ def server(keyed=True, lockstep=True, saved=None):
     return rtu, bank, ctl, cfg
 
 
-def xfer(rtu, req):
-    rtu.feed_bytes(req)
-    n = rtu.complete()
-    if n == 0 and rtu.pending():
-        n = rtu.at_silence()
-    return bytes(rtu.tx[:n])
 
 
 def ok(reply):
