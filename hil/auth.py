@@ -97,20 +97,21 @@ class Signer:
 def send(unit, cmd, value):
     """Sign and send one command through a hil.client.Unit (its `signer`); True if accepted.
 
-    A refusal (exception 01) makes the signer jump RESERVE numbers ahead and try once more: a
+    A refusal (exception 01) makes the signer jump RESERVE numbers ahead and try again: a
     unit that restarted continues from its persisted floor, which is at most RESERVE above the
-    last number it accepted (afrr/auth.py).
+    last number it accepted (afrr/auth.py). Exception 04 (no heap for the MAC just then): again.
     """
-    for _ in range(2):
+    for _ in range(3):
         regs = unit.signer.next(unit.unit_id, cmd, value)
         if unit._call(unit.c.write_registers, address=AUTH_BASE, values=regs) is not None:
             unit.last_command = regs
             if cmd == CMD_SETPOINT:
                 unit.last_sp = value
             return True
-        if unit.last_error != "exception 01":
+        if unit.last_error == "exception 01":
+            unit.signer.seq += RESERVE
+        elif unit.last_error != "exception 04":  # 04: the unit was short of heap: again
             return False
-        unit.signer.seq += RESERVE
     return False
 
 

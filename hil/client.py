@@ -84,7 +84,8 @@ class Unit:
         for name, _lo, _hi, _d, _u in FIELDS:
             regs += regcodec.s32_words(int(values[name]))
         if self.signer is not None and not auth.send(self, auth.CMD_UNLOCK, 60000):
-            raise ClientError("the unit refused the unlock (%s): wrong key?" % self.last_error)
+            raise ClientError("the unit refused the unlock (%s; 01: wrong key, 04: no heap for "
+                              "the MAC)" % self.last_error)
         r = self._call(self.c.write_registers, address=regmap.CFG_BASE, values=regs)
         if self.signer is not None:
             auth.send(self, auth.CMD_UNLOCK, 0)  # close the write lock again

@@ -106,7 +106,11 @@ class Auth:
 
     def command(self, bank, buf, p):
         """Apply the command at buf[p:] to an afrr.unitregs bank; 0 or a Modbus exception code."""
-        if not self.check(bank.unit_id, buf, p):
+        try:
+            ok = self.check(bank.unit_id, buf, p)
+        except MemoryError:  # the MAC needs a little heap (hashlib): refuse, do not stop
+            return 4  # exception 04 (server device failure); nothing changed, number unused
+        if not ok:
             bank.auth_rejects += 1
             return 1  # exception 01: refused
         cmd = (buf[p + 6] << 8) | buf[p + 7]

@@ -6,7 +6,7 @@
 # then renamed over KEY.seq; the loader takes the higher of the two, so a cut between the remove
 # and the rename loses nothing. Kept small: it stays on a unit's heap (the floor writer).
 from afrr.auth import Auth, parse_key
-from hal.store import read_file
+from hal.files import read_file
 
 
 def load_auth(where, fs=None, opener=open):

@@ -13,6 +13,7 @@
 # littlefs and FAT (which cannot rename onto an existing name, hence the explicit remove) and on
 # POSIX. The filesystem comes in as `fs` (default: the os module) so tests can pass a fake.
 from afrr import persist
+from hal.files import read_file
 
 ST_OK = 0
 ST_CORRUPT = 0x01  # at least one copy was present but unusable (torn, CRC, old format, config)
@@ -20,18 +21,6 @@ ST_FALLBACK = 0x02  # the newest copy was unusable: an older good copy was loade
 ST_DEFAULTS = 0x04  # no usable copy: the caller starts from defaults
 ST_EMPTY = 0x08  # no copy at all (first start); not a fault by itself
 ST_FAULT = ST_CORRUPT | ST_FALLBACK | ST_DEFAULTS  # bits that mean "report a fault"
-
-
-def read_file(opener, p):
-    """The bytes of the file at p (opened with `opener`), or None when it cannot be opened."""
-    try:
-        f = opener(p, "rb")
-    except OSError:
-        return None
-    try:
-        return f.read()
-    finally:
-        f.close()
 
 
 def _default_fs():

@@ -267,3 +267,15 @@ def test_locked_unit_serves_lockstep_and_refusals_without_allocating():
     assert n == 5 + 2 * regmap.INPUT_COUNT and bank.steps == 21
     assert bank.auth_rejects == 3 * 21 and cfg.band_up_kw == 1000
     assert gc.mem_alloc() == before
+
+
+def test_no_heap_for_the_mac_answers_04_and_changes_nothing():
+    class Short(Auth):
+        def check(self, unit_id, buf, p):
+            raise MemoryError()
+
+    rtu, bank, ctl, cfg = server()
+    bank.auth = Short(KEY, KID)
+    r = xfer(rtu, request(1, frame(1, 1, CMD_SETPOINT, 500)))
+    assert r[1] == 0x90 and r[2] == 4
+    assert ctl.meas.remote_sp_kw == 0 and bank.remote_seq == 0 and bank.auth_rejects == 0
