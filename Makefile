@@ -37,14 +37,16 @@ test-mpy: venv
 bench: venv
 	$(PY) -m bench --out $(OUT)/bench.json
 
-## firmware: compile for BOARD into build/$(BOARD)/ (size table; fails over the flash budget)
+## firmware: compile for BOARD into build/$(BOARD)/ (size table; fails over the flash budget;
+##   RIG=1: a HIL rig build that steps on sim_time_ms writes, lock-step)
 firmware: venv
-	$(PY) tools/build_firmware.py $(BOARD) --out build
+	$(PY) tools/build_firmware.py $(BOARD) --out build $(if $(RIG),--lockstep)
 
 ## deploy: copy build/$(BOARD)/ (and the key file KEY=, if given) to the board on PORT, reset it
+##   (RIG=1: the lock-step rig build)
 deploy: venv
 	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check $(if $(KEY),--key "$(KEY)")
-	$(PY) tools/build_firmware.py $(BOARD) --out build
+	$(PY) tools/build_firmware.py $(BOARD) --out build $(if $(RIG),--lockstep)
 	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" $(if $(KEY),--key "$(KEY)")
 
 ## hil: the default HIL scenario against BOARD (unix: the Unix port; else the board on PORT)

