@@ -32,6 +32,13 @@ def terminal_table(summary, out_dir):
             ("energy down kWh", summary["energy_down_kwh"]),
             ("fw CRC errors", summary["fw_crc_errors"]),
             ("injected request frames corrupted", summary["injected_req_frames_corrupted"])]
+    if summary.get("acceptance_passed") is not None:
+        info.append(("acceptance", "%s, %s of %s ISPs failed, %s s charged, under %.3f/%.3f kWh "
+                     "up/down" % ("passed" if summary["acceptance_passed"] else "FAILED",
+                                  summary["acceptance_isps_failed"], summary["acceptance_isps"],
+                                  summary["acceptance_charged_s"],
+                                  summary["acceptance_under_kwh_pos"],
+                                  summary["acceptance_under_kwh_neg"])))
     if "revenue_eur" in summary:
         info.append(("revenue EUR", summary["revenue_eur"]))
     w = [max(len(str(r[i])) for r in rows) for i in range(4)]
@@ -118,8 +125,14 @@ def _plots(run, acc, out):
 
     def channel(ax):
         if acc is not None:
-            ax.fill_between(t, acc["lower_kw"], acc["upper_kw"], color="tab:green",
-                            alpha=0.15, label="acceptance channel")
+            ta = t[:acc.seconds]
+            ax.fill_between(ta, acc.utg_kw, acc.otg_kw, color="tab:green",
+                            alpha=0.15, label="tolerance band (UTG..OTG)")
+            ch = acc.charged
+            if ch.any():
+                ax.fill_between(ta, 0, 1, where=ch, color="tab:red", alpha=0.2,
+                                transform=ax.get_xaxis_transform(),
+                                label="allocable under-fulfilment")
     series = [("set-point (firmware)", [x["p_set_kw"] for x in s]),
               ("delivered", [x["p_kw"] for x in s])]
     if run.sc.scenario["mode"] == "remote":
