@@ -65,8 +65,10 @@ def acceptance_line(a):
 
 def main(args):
     from host.market.publication import (
+        ISP_TABLE_COLUMNS,
         PUB_COLUMNS,
         area_energy_cost_eur,
+        isp_table,
         plot,
         publication,
         settlement,
@@ -83,9 +85,9 @@ def main(args):
     isp_s = run.cfg.mtu_s
     rows = publication(log, isp_s)
     write_csv(out / "publication.csv", rows, PUB_COLUMNS)
-    from host.metrics.utc import DEFAULT_START_UTC_S
-    acc = unit_acceptance(log, DEFAULT_START_UTC_S)
-    settle = settlement(log, isp_s, extra=acceptance_per_isp(acc, DEFAULT_START_UTC_S))
+    write_csv(out / "isp_energy.csv", isp_table(log, isp_s), ISP_TABLE_COLUMNS)
+    acc = unit_acceptance(log, log.start_utc_s)
+    settle = settlement(log, isp_s, extra=acceptance_per_isp(acc, log.start_utc_s))
     if settle:
         write_csv(out / "settlement.csv", settle)
     a = log.arrays()
@@ -93,7 +95,8 @@ def main(args):
         "market": run.cfg.path, "world": run.world.name, "scenario": run.scenario.name,
         "seed": run.seed, "hours": hours, "cycles": int(len(a["t_s"])),
         "free_capacity_kw": {f"{k[0]}-{k[1]}": v for k, v in run.caps_kw.items()},
-        "area_afrr_cost_eur": area_energy_cost_eur(rows, isp_s),
+        "start_utc": rows[0]["isp_start_utc"] if rows else None,
+        "area_afrr_cost_eur": area_energy_cost_eur(log),
         "unit": {"area": run.unit.area,
                  "cycles_activated": int(np.count_nonzero(np.abs(a["unit_setpoint_kw"]) > 1e-6)),
                  "energy_up_kwh": float(sum(r["energy_up_kwh"] for r in settle)),

@@ -48,10 +48,14 @@ def test_frequency_quality_hand_built():
 def test_isp_energy_up_and_down():
     t = np.arange(0, 1800.0, 1.0)
     p = np.where(t < 900, 40.0, -20.0)          # MW
-    rows = isp_energy(t, p, 900)
-    assert [r["isp"] for r in rows] == [0, 1]
-    assert rows[0]["up_mwh"] == pytest.approx(10.0) and rows[0]["down_mwh"] == 0
-    assert rows[1]["down_mwh"] == pytest.approx(5.0) and rows[1]["up_mwh"] == 0
+    g = np.where(t < 900, -8.0, 4.0)            # netting: import 8 MW, then export 4 MW
+    rows = isp_energy(t, p, 900, igcc_export_mw=g)
+    assert [r["isp_start_utc"] for r in rows] == ["2026-01-01T01:00:00Z", "2026-01-01T01:15:00Z"]
+    assert rows[1]["isp_end_utc"] == "2026-01-01T01:30:00Z"
+    assert rows[0]["afrr_up_mwh"] == pytest.approx(10.0) and rows[0]["afrr_down_mwh"] == 0
+    assert rows[1]["afrr_down_mwh"] == pytest.approx(5.0) and rows[1]["afrr_up_mwh"] == 0
+    assert rows[0]["igcc_in_mwh"] == pytest.approx(2.0) and rows[0]["igcc_out_mwh"] == 0
+    assert rows[1]["igcc_out_mwh"] == pytest.approx(1.0) and rows[1]["igcc_in_mwh"] == 0
 
 
 def test_elia_minute_table_averages_elapsed_part():
@@ -65,6 +69,10 @@ def test_elia_minute_table_averages_elapsed_part():
     assert r1["ace_mw"] == pytest.approx(-10.0)
     assert r1["igcc_up_mw"] == pytest.approx(5.0) and r1["igcc_down_mw"] == 0
     assert r1["si_mw"] == pytest.approx(-10.0 - 5.0)         # SI = ACE - NRV
+    assert r1["nrv_mw"] == pytest.approx(5.0)                # IGCC+ only, not inside aFRR+
+    assert r1["afrr_up_mw"] == 0
+    assert (r1["isp_start_utc"], r1["minute_start_utc"], r1["minute_end_utc"]) == (
+        "2026-01-01T01:00:00Z", "2026-01-01T01:00:00Z", "2026-01-01T01:01:00Z")
     assert r3["ace_mw"] == pytest.approx(-10.0 / 3)
     assert r3["afrr_up_mw"] == pytest.approx(10.0)          # 30 MW over 1 of 3 minutes
     assert r3["si_mw"] == pytest.approx(-10.0 / 3 - 10.0 - 5.0)
