@@ -191,3 +191,25 @@ def test_publication_keeps_igcc_apart_and_tables_isp_energy():
     assert rows["A"]["afrr_up_mwh"] == pytest.approx(5.0)        # 20 MW x 0.25 h
     assert rows["A"]["igcc_in_mwh"] == pytest.approx(2.5)        # 10 MW x 0.25 h
     assert rows["B"]["igcc_out_mwh"] == pytest.approx(2.5) and rows["B"]["afrr_down_mwh"] == 0
+
+
+def test_market_summary_states_acceptance_failures():
+    from host.cli_market import (
+        acceptance_line,
+        acceptance_per_isp,
+        acceptance_summary,
+        unit_acceptance,
+    )
+    # the unit is asked for 1000 kW from the start and delivers nothing for one ISP:
+    # OGA = UGA = 1000, UTG = 950, 950 kW owed every second, allocable from the 16th (t = 15)
+    log = CycleLog(areas=["LT"], cycle_s=4.0, unit_area="LT")
+    for k in range(225):
+        log.append(4.0 * k, [0.0], [0.0], [0.0], [0.0], [0.0], [0.0], [80.0], 1000.0, 0.0)
+    acc = unit_acceptance(log, log.start_utc_s)
+    s = acceptance_summary(acc)
+    assert s["passed"] is False and s["isps"] == 1 and s["isps_failed"] == 1
+    assert s["charged_seconds"] == 885
+    assert s["under_kwh_pos"] == pytest.approx(round(885 * 950 / 3600, 3))
+    assert "FAILED, 1 of 1 ISPs failed, 885 s charged" in acceptance_line(s)
+    rows = settlement(log, extra=acceptance_per_isp(acc, log.start_utc_s))
+    assert rows[0]["acc_passed"] is False and rows[0]["acc_charged_s"] == 885
