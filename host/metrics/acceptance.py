@@ -2,9 +2,10 @@
 prequalification-style step check.
 
 Source: the German TSOs' settlement model for aFRR energy in force since 2021-10-01
-(regelleistung.net, "Modellbeschreibung aFRR-Abrechnung"); the formula numbers below are that
-document's, as cited by the public reference implementation energy2market/afrr-remuneration,
-which was read for the facts only. Units: kW, seconds; + = positive aFRR (upward, injection).
+(regelleistung.net, "Modellbeschreibung aFRR-Abrechnung"). The PDF itself could not be read
+from where this was written; the formulas and their numbers below are the document's as the
+public reference implementation energy2market/afrr-remuneration cites them (read for the facts
+only). Units: kW, seconds; + = positive aFRR (upward, injection).
 
 For a set-point s(t) and a measured power m(t), one value per second:
 
