@@ -89,6 +89,17 @@ def write(run, summary, acc, out_dir):
                 r["isp_start_s"], r["energy_up_kwh"], r["energy_down_kwh"],
                 r["avg_setpoint_kw"], r["revenue_eur"]))
         md.append("| total | | | | %.2f |" % summary["revenue_eur"])
+    if acc is not None:
+        md += ["", "## Acceptance per ISP (German TSOs' acceptance band, allocable "
+               "under-fulfilment)", "",
+               "| ISP (UTC) | s | accepted up / down [kWh] | under-fulfilled up / down [kWh] "
+               "| flagged s | charged s | verdict |", "|---|---|---|---|---|---|---|"]
+        for q in acc.isps:
+            md.append("| %s - %s | %d | %.3f / %.3f | %.3f / %.3f | %d | %d | %s |" % (
+                q["isp_start_utc"], q["isp_end_utc"][11:], q["seconds"],
+                q["accepted_kwh_pos"], q["accepted_kwh_neg"], q["under_kwh_pos"],
+                q["under_kwh_neg"], q["flagged_s_pos"] + q["flagged_s_neg"],
+                q["charged_seconds"], "pass" if q["passed"] else "FAIL"))
     md += ["", "Unit configuration written over Modbus: " + ", ".join(
         "%s=%s" % kv for kv in summary["config"].items()), ""]
     for p in PLOTS:
