@@ -206,7 +206,7 @@ class Attacker:
         if held["remote_sp_kw"] != u.last_sp:
             self.sp_mismatch += 1
         if (u.read_config() != self.expected_cfg or held["unit_id"] != u.unit_id
-                or after["mode"] != before["mode"]
+                or held["mode"] != before["mode"] or after["mode"] != before["mode"]
                 or after["sim_time_ms"] != before["sim_time_ms"]):
             self.state_changed += 1
         return True
