@@ -1,0 +1,142 @@
+# The pytest plugin (hil/pytest_plugin.py): dut, grid and rig fixtures on the Unix port.
+import pytest
+
+from hil.link import MICROPYTHON
+from hil.testing import DutError, apply_overrides
+
+pytestmark = pytest.mark.skipif(not MICROPYTHON.exists(), reason="no Unix port: make venv")
+
+
+def test_x(dut):
+    dut.configure(band_up_kw=500)
+    dut.set_mode("local")
+    dut.write("soc_x100", 5000)
+    dut.write("f_mhz", 49900)
+    assert dut.step(4000).p_set_kw > 0
+
+
+def test_step_ramps_by_band_over_fat(dut):
+    cfg = dut.configure(band_up_kw=500, band_down_kw=200, fat_s=300)
+    assert (cfg["band_up_kw"], cfg["band_down_kw"], cfg["rating_kw"]) == (500, 200, 1000)
+    dut.set_mode("local")
+    dut.write("soc_x100", 5000)
+    dut.write("f_mhz", 49900)  # 100 mHz low, K = 500 MW/Hz: ACE = -50 000 kW
+    p = []
+    for k in range(3):
+        out = dut.step(4000)
+        assert out.sim_time_ms == 4000 * (k + 1) and out.steps == k + 1 and out.mode == 1
+        assert out.ace_kw == -50000 and out.lim_up_kw == 500
+        p.append(out.p_set_kw)
+    # the activation ramp: the larger band (500 kW) per FAT (300 s), rounded up: 7 kW per 4 s
+    assert p == [7, 14, 21]
+
+
+def test_s32_fields_by_name_and_ace(dut):
+    dut.write("tie_kw_0", -2000)  # importing 2 MW
+    dut.write("sched_kw", 1000)  # scheduled to export 1 MW
+    dut.write("f_mhz", 50000)
+    assert dut.read("tie_kw_0") == -2000 and dut.read("sched_kw") == 1000
+    dut.set_mode("local")
+    out = dut.step(4000)
+    assert out.ace_kw == -2000 - 1000  # ACE = sum(ties) - schedule + K * df, df = 0
+    assert dut.read("ace_kw") == -3000 and dut.read("p_set_kw") == out.p_set_kw
+    dut.write("cap_kwh", 1500)  # a config field by name, two words
+    assert dut.read("cap_kwh") == 1500 and dut.configure()["cap_kwh"] == 1500
+    assert dut.read("mode") == 1  # in both tables: reads the mode in force (input)
+
+
+def test_refusals_are_one_line(dut):
+    with pytest.raises(DutError, match="band_up_kw=2000.*refused.*exception 03"):
+        dut.configure(band_up_kw=2000)  # over rating_kw 1000: a cross-field rule
+    assert dut.read("band_up_kw") == 1000  # nothing changed
+    with pytest.raises(DutError, match="write soc_x100=10001 refused.*exception 03"):
+        dut.write("soc_x100", 10001)
+    with pytest.raises(ValueError, match="no_such"):
+        dut.read("no_such")
+    with pytest.raises(ValueError, match="bogus_field"):
+        dut.configure(bogus_field=1)
+    with pytest.raises(ValueError, match="input register"):
+        dut.write("p_set_kw", 1)
+    with pytest.raises(ValueError, match="mode 'auto'"):
+        dut.set_mode("auto")
+    with pytest.raises(ValueError, match="dt_ms=0"):
+        dut.step(0)
+
+
+def test_remote_setpoint(dut):
+    dut.configure(band_up_kw=400, fat_s=30)  # ramp ceil(1000 * 4 / 30) = 134 kW per cycle
+    dut.set_mode("remote")
+    dut.write("f_mhz", 50000)
+    dut.write("soc_x100", 5000)
+    p = []
+    for _k in range(4):
+        dut.write("remote_sp_kw", 300)  # the TSO refreshes its set-point every cycle
+        p.append(dut.step(4000).p_set_kw)
+    assert p == [134, 268, 300, 300]
+    assert dut.read("remote_seq") == 4
+
+
+def test_restart_keeps_persisted_config(dut):
+    dut.configure(band_up_kw=500)
+    dut.set_mode("local")
+    dut.write("f_mhz", 49900)
+    dut.write("soc_x100", 5000)
+    before = dut.step(4000)
+    assert before.steps == 1
+    pid = dut.link.firmware.proc.pid
+    dut.restart()
+    assert dut.link.firmware.proc.pid != pid  # a new process
+    assert dut.read("band_up_kw") == 500  # the configuration came back from the state file
+    out = dut.step(4000)
+    assert out.steps == 1 and out.lim_up_kw == 500  # the new process ran one step
+
+
+@pytest.mark.afrr_world("host/worlds/two_area.toml", scenario="step_primary")
+def test_grid_marker(grid):
+    assert grid.names == ["area1", "area2"] and grid.scenario.name == "step_primary"
+
+
+def test_grid_default_baltic(grid):
+    assert "LT" in grid.names and grid.world.name == "baltic"
+
+
+def test_dut_against_grid(dut, grid):
+    # the measurements the emulator gives an LT unit go to the firmware unchanged
+    grid.add_unit("dut", area="LT")
+    grid.advance(4000)
+    m = grid.unit_measurements("dut")
+    dut.configure(n_ties=len(m["ties_kw"]))
+    dut.write("f_mhz", m["f_mhz"])
+    dut.write("sched_kw", m["sched_kw"])
+    for i, t in enumerate(m["ties_kw"]):
+        dut.write("tie_kw_%d" % i, t)
+    k = dut.read("k_mw_hz")
+    out = dut.step(4000)
+    assert out.ace_kw == sum(m["ties_kw"]) - m["sched_kw"] + k * (m["f_mhz"] - 50000)
+
+
+def test_rig_result(rig):
+    r = rig.run("hil/scenarios/default.toml", duration_s=120)
+    assert r.summary["steps"] == 30 and r.summary["scenario"] == "default"
+    assert len(r.timeseries["t_s"]) == 120 and r.timeseries["p_set_kw"].max() <= 1000
+    assert (r.report_dir / "summary.json").exists()
+    assert (r.report_dir / "scenario.toml").read_text().count("duration_s = 120") == 1
+    # the NordBalt trip at 60 s: 60 s of response cannot meet the 1 h scenario's energy bound
+    assert not r.passed and any(f.startswith("energy_up_kwh = ") for f in r.failed)
+    assert "energy_up_kwh" in repr(r) and str(r.report_dir) in repr(r)
+    ok = rig.run("hil/scenarios/default.toml", duration_s=120, grid={"scenario": "quiet"},
+                 criteria={"energy_up_kwh": {"min": 0}, "p_set_max_kw": {"min": 0},
+                           "acceptance_passed": {"min": 0}})
+    assert ok.passed and ok.report_dir != r.report_dir and ok.failed == []
+
+
+def test_rig_overrides():
+    data = {"scenario": {"duration_s": 900}, "link": {"seed": 1}}
+    got = apply_overrides(data, {"duration_s": 60, "band_up_kw": 5, "link": {"drop_rate": 0.1}})
+    assert got == {"scenario": {"duration_s": 60}, "unit": {"band_up_kw": 5},
+                   "link": {"seed": 1, "drop_rate": 0.1}}
+    assert data["scenario"]["duration_s"] == 900  # the input is left alone
+    with pytest.raises(ValueError, match=r"seed is a key of \[scenario\] and \[link\]"):
+        apply_overrides(data, {"seed": 3})
+    with pytest.raises(ValueError, match="no scenario table"):
+        apply_overrides(data, {"nonsense": 3})
