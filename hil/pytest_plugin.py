@@ -79,7 +79,8 @@ def afrr_out(request, tmp_path):
     base = request.config.getoption("afrr_out")
     if not base:
         return tmp_path
-    d = pathlib.Path(base) / re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid).strip("_")
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid).strip("_")
+    d = pathlib.Path(base).resolve() / name
     d.mkdir(parents=True, exist_ok=True)
     return d
 

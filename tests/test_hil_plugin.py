@@ -1,6 +1,14 @@
 # The pytest plugin (hil/pytest_plugin.py): dut, grid and rig fixtures on the Unix port.
+import json
+import pathlib
+import re
+import subprocess
+import sys
+import tempfile
+
 import pytest
 
+from conftest import ROOT
 from hil.link import MICROPYTHON
 from hil.testing import DutError, apply_overrides
 
@@ -140,3 +148,61 @@ def test_rig_overrides():
         apply_overrides(data, {"seed": 3})
     with pytest.raises(ValueError, match="no scenario table"):
         apply_overrides(data, {"nonsense": 3})
+
+
+def _installed_here():
+    """True when this venv's installed project is this checkout (make venv), so a pytest in
+    a folder outside the repo loads the plugin through its entry point alone."""
+    import os
+
+    r = subprocess.run([sys.executable, "-c", "import hil.pytest_plugin as p; print(p.__file__)"],
+                       cwd=tempfile.gettempdir(), capture_output=True, text=True,
+                       env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    return r.returncode == 0 and pathlib.Path(r.stdout.strip()) == ROOT / "hil" / "pytest_plugin.py"
+
+
+def test_readme_example_runs_outside_the_repo(tmp_path):
+    import os
+    import xml.etree.ElementTree as ET
+
+    if not _installed_here():
+        if os.environ.get("CI"):
+            pytest.fail("the project is not installed into this venv (make venv)")
+        pytest.skip("the project is not installed into this venv from here: make venv")
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Write a HIL test"):]
+    example = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    (tmp_path / "test_my_unit.py").write_text(example)
+    (tmp_path / "test_short.py").write_text(
+        "def test_short(rig):\n"
+        "    assert rig.run('hil/scenarios/default.toml', duration_s=120).passed\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+                        "test_my_unit.py", "test_short.py", "--afrr-target", "unix",
+                        "--afrr-out", "out", "--junitxml", "junit.xml"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 1, r.stdout + r.stderr  # the README's two pass, test_short fails
+    assert "1 failed, 2 passed" in r.stdout, r.stdout
+    # the failed criterion is in the assertion message
+    assert re.search(r"where False = RigResult\(default FAIL: .*energy_up_kwh = ", r.stdout)
+    cases = {c.get("name"): c for c in ET.parse(tmp_path / "junit.xml").iter("testcase")}
+    assert set(cases) == {"test_deficit_gives_upward_power", "test_nordbalt_trip", "test_short"}
+    assert cases["test_short"].find("failure") is not None
+    assert "energy_up_kwh" in cases["test_short"].find("failure").get("message")
+    props = {p.get("name"): p.get("value")
+             for p in cases["test_nordbalt_trip"].iter("property")}
+    report = pathlib.Path(props["afrr_report"])
+    assert report.is_relative_to(tmp_path / "out")
+    assert json.loads((report / "summary.json").read_text())["passed"] is True
+    fw_log = tmp_path / "out" / "test_my_unit.py_test_deficit_gives_upward_power" / "firmware.log"
+    assert fw_log.exists()
+
+
+def test_bad_option_is_one_line(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                        "--afrr-target", "usb", str(tmp_path)],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 4
+    assert "argument --afrr-target: unknown target 'usb': use unix, qemu or serial:PORT" \
+        in r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
