@@ -206,3 +206,69 @@ def test_bad_option_is_one_line(tmp_path):
     assert "argument --afrr-target: unknown target 'usb': use unix, qemu or serial:PORT" \
         in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
+
+
+def test_failsafe_hold_then_ramp_then_resume(dut):
+    from afrr.controller import F_FAILSAFE
+
+    # ramp per 4 s cycle: ceil(500 kW * 4 s / 30 s) = 67 kW
+    dut.configure(band_up_kw=500, band_down_kw=500, fat_s=30, hold_cycles=3)
+    dut.set_mode("local")
+    dut.write("soc_x100", 5000)
+    dut.write("f_mhz", 49900)
+    p = [dut.step(4000).p_set_kw for _k in range(9)]
+    assert p == [67, 134, 201, 268, 335, 402, 469, 500, 500]
+    dut.write("f_mhz", 0)  # no valid frequency: a faulty cycle
+    outs = [dut.step(4000) for _k in range(5)]
+    assert all(o.flags & F_FAILSAFE for o in outs)
+    # hold the last set-point for hold_cycles cycles, then ramp to 0 at band/FAT
+    assert [o.p_set_kw for o in outs] == [500, 500, 500, 433, 366]
+    dut.write("f_mhz", 49900)  # good input again: resume from the present set-point, no bump
+    back = dut.step(4000)
+    assert not back.flags & F_FAILSAFE and back.p_set_kw == 366 + 67
+
+
+def test_firmware_boots_with_the_board_data(dut, afrr_board):
+    assert dut.board is afrr_board and afrr_board.NAME == "unix"
+    cfg = dut.configure()
+    assert cfg["rating_kw"] == afrr_board.UNIT_DEFAULTS["rating_kw"]
+    assert {k: cfg[k] for k in afrr_board.UNIT_DEFAULTS} == afrr_board.UNIT_DEFAULTS
+
+
+def test_serial_target_on_a_pty(tmp_path):
+    # a serial:PORT target is whatever answers on PORT: here the Unix port behind the proxy
+    from hil.link import Link, UnixFirmware
+    from hil.testing import Dut, TargetUnavailable
+
+    lk = Link(UnixFirmware()).open()
+    try:
+        d = Dut("serial:" + lk.client_path, out_dir=tmp_path).start()
+        try:
+            d.configure(band_up_kw=500)
+            d.set_mode("local")
+            d.write("soc_x100", 5000)
+            d.write("f_mhz", 50100)  # surplus: downward
+            assert d.step(4000).p_set_kw == -14  # ceil(1000 * 4 / 300), the larger band
+            with pytest.raises(TargetUnavailable, match="cannot restart a board"):
+                d.restart()
+        finally:
+            d.stop()
+    finally:
+        lk.close()
+    assert not (tmp_path / "firmware.log").exists()  # the rig did not run that firmware
+
+
+def test_qemu_target_unavailable_is_one_line(monkeypatch):
+    import importlib.machinery
+    import types
+
+    from hil.testing import Dut, TargetUnavailable, target_available
+
+    fake = types.ModuleType("hil.qemu")
+    fake.__spec__ = importlib.machinery.ModuleSpec("hil.qemu", None)
+    fake.unavailable = lambda: "no qemu-system-arm on PATH"
+    monkeypatch.setitem(sys.modules, "hil.qemu", fake)
+    with pytest.raises(TargetUnavailable, match="^target qemu: no qemu-system-arm on PATH$"):
+        target_available("qemu")
+    with pytest.raises(TargetUnavailable):
+        Dut("qemu").start()
