@@ -30,6 +30,10 @@ class DutError(Exception):
     """The unit under test did not answer, refused a request, or exited: one line."""
 
 
+class RigError(Exception):
+    """A scenario run could not be made (bad scenario, no firmware, no answer): one line."""
+
+
 def check_target(text):
     """The target string if valid, else ValueError naming the allowed forms."""
     if text in ("unix", "qemu") or (text.startswith("serial:") and len(text) > len("serial:")):
@@ -170,7 +174,7 @@ class Dut:
             self.unit.close()
             self.unit = None
         if self.link is not None:
-            self.firmware_log = self.link.close() or ""
+            self.firmware_log += self.link.close() or ""
             self.link = None
             if self.out_dir is not None and not self.target.startswith("serial:"):
                 self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -401,7 +405,7 @@ def _toml_value(v):
     if isinstance(v, (int, float)):
         return repr(v)
     if isinstance(v, str):
-        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"')
+        return '"%s"' % v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     if isinstance(v, (list, tuple)):
         return "[%s]" % ", ".join(_toml_value(x) for x in v)
     if isinstance(v, dict):
@@ -443,8 +447,9 @@ class Rig:
         self.out_dir = pathlib.Path(out_dir or tempfile.mkdtemp(prefix="afrr-rig-"))
         self.results = []
 
-    def run(self, scenario, realtime=False, **overrides):
-        """Run a scenario file (tables changed by `overrides`, see apply_overrides)."""
+    def run(self, scenario_path, /, realtime=False, **overrides):
+        """Run a scenario file (tables changed by `overrides`, see apply_overrides); realtime:
+        the firmware on its own clock, as `python -m hil run --realtime`."""
         import tomllib
 
         from hil import report
@@ -452,7 +457,7 @@ class Rig:
         from hil.scenario import ScenarioError, load
 
         target_available(self.target)
-        path = find_file(scenario)
+        path = find_file(scenario_path)
         out = self.out_dir / path.stem
         n = 1
         while out.exists():
@@ -475,7 +480,7 @@ class Rig:
             run = Run(load(path), target=self.target, realtime=realtime, progress=False)
             run.execute()
         except (ScenarioError, RunError) as e:
-            raise DutError("rig.run(%s): %s" % (scenario, e)) from None
+            raise RigError("rig.run(%s): %s" % (scenario_path, e)) from None
         summary, acc = summarize(run)
         report.write(run, summary, acc, out)
         result = RigResult(summary, run.samples, out)

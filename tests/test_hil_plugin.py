@@ -272,3 +272,32 @@ def test_qemu_target_unavailable_is_one_line(monkeypatch):
         target_available("qemu")
     with pytest.raises(TargetUnavailable):
         Dut("qemu").start()
+
+
+def test_firmware_exit_is_one_line(dut):
+    dut.link.firmware.kill()  # as a crash would
+    with pytest.raises(DutError, match="^step to sim_time_ms=4000: firmware exited"):
+        dut.step(4000)
+
+
+def test_overrides_written_as_toml(rig):
+    r = rig.run("hil/scenarios/default.toml", duration_s=60,
+                scenario={"description": 'two\nlines "quoted"'},
+                link={"cuts": [{"t_s": 20, "duration_s": 8}]},
+                criteria={"steps_failed": {"max": 99}})
+    import tomllib
+
+    data = tomllib.loads((r.report_dir / "scenario.toml").read_text())
+    assert data["scenario"]["description"] == 'two\nlines "quoted"'
+    assert data["link"]["cuts"] == [{"t_s": 20, "duration_s": 8}]
+    assert data["criteria"]["steps_failed"] == {"max": 99}
+    assert r.summary["steps"] == 15 and r.summary["steps_failed"] >= 2  # the cut's cycles
+
+
+def test_rig_bad_scenario_is_one_line(rig, tmp_path):
+    from hil.testing import RigError
+
+    with pytest.raises(RigError, match=r"^rig.run\(nowhere.toml\): nowhere.toml: cannot read"):
+        rig.run("nowhere.toml")
+    with pytest.raises(RigError, match=r"\[unit\]: .*cap_kwh"):
+        rig.run("hil/scenarios/default.toml", cap_kwh=0)
