@@ -6,6 +6,7 @@
 # firmware starts unless a test asks for `dut` or `rig`.
 #
 #   --afrr-target unix         the firmware on the MicroPython Unix port behind a pty (default)
+#   --afrr-target cpython      the firmware's modules in this process (no link, no restart)
 #   --afrr-target qemu         the firmware in QEMU, where this checkout has it (else skipped)
 #   --afrr-target serial:PORT  a board on a serial port (/dev/ttyACM0, socket://host:port, ...)
 #   --afrr-board NAME          board data of the unit, boards/NAME.py (`dut.board`)
@@ -31,10 +32,11 @@ def pytest_addoption(parser):
     g = parser.getgroup("afrrbox", "afrrbox HIL fixtures (dut, grid, rig)")
     g.addoption("--afrr-target", default="unix", type=_target, metavar="TARGET",
                 help="where `dut` and `rig` run the firmware: unix (the MicroPython Unix port "
-                     "behind a pty, default), qemu, or serial:PORT (a board)")
+                     "behind a pty, default), cpython (the firmware's modules in this "
+                     "process, no link), qemu, or serial:PORT (a board)")
     g.addoption("--afrr-board", default=None, metavar="NAME",
                 help="board data of the unit under test, boards/NAME.py (default: unix on the "
-                     "unix target, none elsewhere); the fixtures give it as dut.board")
+                     "unix and cpython targets, none elsewhere); the fixtures give it as dut.board")
     g.addoption("--afrr-out", default=None, metavar="DIR",
                 help="keep each test's rig reports and firmware log in DIR/<test name> "
                      "(default: the test's tmp_path)")
@@ -51,9 +53,10 @@ def pytest_configure(config):
         if board not in board_names():
             raise pytest.UsageError("--afrr-board %s: unknown board (known: %s)"
                                     % (board, ", ".join(board_names())))
-        if config.getoption("afrr_target") == "unix" and board != "unix":
-            raise pytest.UsageError("--afrr-board %s: the unix target runs the unix board; "
-                                    "use --afrr-target serial:PORT for a board" % board)
+        target = config.getoption("afrr_target")
+        if target in ("unix", "cpython") and board != "unix":
+            raise pytest.UsageError("--afrr-board %s: the %s target runs the unix board; "
+                                    "use --afrr-target serial:PORT for a board" % (board, target))
 
 
 @pytest.fixture(scope="session")
@@ -68,7 +71,7 @@ def afrr_board(request, afrr_target):
     from hil.testing import load_board
 
     name = request.config.getoption("afrr_board")
-    if name is None and afrr_target == "unix":
+    if name is None and afrr_target in ("unix", "cpython"):
         name = "unix"
     return load_board(name) if name else None
 

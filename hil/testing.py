@@ -7,7 +7,8 @@
 # that step's outputs. A transaction without a valid answer is tried again (same simulated time:
 # the firmware never steps twice for one time value); a refusal (exception response) is not.
 #
-# Targets are the strings of `python -m hil run --target`: "unix", "qemu", "serial:PORT".
+# Targets are the strings of `python -m hil run --target`: "unix", "cpython" (the firmware's
+# modules in this process, no link: hil/inproc.py), "qemu", "serial:PORT".
 # "qemu" needs hil/qemu.py with QemuFirmware (the interface of hil.link.UnixFirmware: start,
 # stop, kill, alive, master) and optionally unavailable() -> a reason string or None.
 import importlib
@@ -19,7 +20,7 @@ import types
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEFAULT_WORLD = "host/worlds/baltic.toml"
 DAY_MS = 86_400_000
-TARGET_HELP = "unix, qemu or serial:PORT (e.g. serial:/dev/ttyACM0)"
+TARGET_HELP = "unix, cpython, qemu or serial:PORT (e.g. serial:/dev/ttyACM0)"
 
 
 class TargetUnavailable(Exception):
@@ -36,7 +37,7 @@ class RigError(Exception):
 
 def check_target(text):
     """The target string if valid, else ValueError naming the allowed forms."""
-    if text in ("unix", "qemu") or (text.startswith("serial:") and len(text) > len("serial:")):
+    if text in ("unix", "cpython", "qemu") or (text.startswith("serial:") and len(text) > 7):
         return text
     raise ValueError("unknown target %r: use %s" % (text, TARGET_HELP))
 
@@ -85,9 +86,14 @@ def target_available(target):
 
 
 def open_link(target, unit_id=1, state_file=None):
-    """An opened hil.link.Link to the firmware on `target` (started, for unix and qemu)."""
+    """An opened hil.link.Link to the firmware on `target` (started, for unix and qemu), or
+    for cpython a hil.inproc.InProcessLink (its `client` speaks to the firmware in-process)."""
     from hil.link import Link, UnixFirmware
 
+    if target == "cpython":
+        from hil.inproc import InProcessLink
+
+        return InProcessLink(unit=unit_id)
     if target == "unix":
         fw = UnixFirmware(unit=unit_id, state_file=state_file)
     elif target == "qemu":
@@ -130,7 +136,7 @@ class Dut:
         from hil.link import LinkError
 
         state_file = None
-        if not self.target.startswith("serial:"):
+        if self.target in ("unix", "qemu"):
             self._state = tempfile.TemporaryDirectory(prefix="afrr-dut-")
             state_file = pathlib.Path(self._state.name) / "afrr_state.bin"
         try:
@@ -144,7 +150,10 @@ class Dut:
     def _connect(self):
         from hil.client import ClientError, Unit, make_client
 
-        self.client = make_client(self.link.client_path, self.baud, self.timeout_s)
+        if self.target == "cpython":
+            self.client = self.link.client
+        else:
+            self.client = make_client(self.link.client_path, self.baud, self.timeout_s)
         self.unit = Unit(self.client, self.unit_id)
         fw = self.link.firmware
         try:
@@ -175,8 +184,9 @@ class Dut:
             self.unit = None
         if self.link is not None:
             self.firmware_log += self.link.close() or ""
+            ran_it = self.link.firmware is not None  # the rig ran this firmware's process
             self.link = None
-            if self.out_dir is not None and not self.target.startswith("serial:"):
+            if self.out_dir is not None and ran_it:
                 self.out_dir.mkdir(parents=True, exist_ok=True)
                 (self.out_dir / "firmware.log").write_text(self.firmware_log)
         if self._state is not None:
@@ -186,9 +196,9 @@ class Dut:
     def restart(self):
         """Kill the firmware (as a crash) and start it again: what it persisted comes back.
         The measurement block and simulated time are then the new process's."""
-        if self.target.startswith("serial:"):
-            raise TargetUnavailable("restart(): the rig cannot restart a board on %s (only the "
-                                    "firmware it runs itself: unix, qemu)" % self.target)
+        if self.target not in ("unix", "qemu"):
+            raise TargetUnavailable("restart(): the rig cannot restart the firmware on %s (only "
+                                    "a process it runs: unix, qemu)" % self.target)
         self.unit.close()
         self.link.restart_firmware()
         self._connect()

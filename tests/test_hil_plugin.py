@@ -203,7 +203,7 @@ def test_bad_option_is_one_line(tmp_path):
                         "--afrr-target", "usb", str(tmp_path)],
                        cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 4
-    assert "argument --afrr-target: unknown target 'usb': use unix, qemu or serial:PORT" \
+    assert "argument --afrr-target: unknown target 'usb': use unix, cpython, qemu or serial:PORT" \
         in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
 
@@ -249,7 +249,7 @@ def test_serial_target_on_a_pty(tmp_path):
             d.write("soc_x100", 5000)
             d.write("f_mhz", 50100)  # surplus: downward
             assert d.step(4000).p_set_kw == -14  # ceil(1000 * 4 / 300), the larger band
-            with pytest.raises(TargetUnavailable, match="cannot restart a board"):
+            with pytest.raises(TargetUnavailable, match="cannot restart the firmware on serial:"):
                 d.restart()
         finally:
             d.stop()
@@ -301,3 +301,27 @@ def test_rig_bad_scenario_is_one_line(rig, tmp_path):
         rig.run("nowhere.toml")
     with pytest.raises(RigError, match=r"\[unit\]: .*cap_kwh"):
         rig.run("hil/scenarios/default.toml", cap_kwh=0)
+
+
+def _ramp(d):
+    d.configure(band_up_kw=500, band_down_kw=300, fat_s=60, ti_s=50)
+    d.set_mode("local")
+    d.write("soc_x100", 5000)
+    outs = []
+    for f in (49900, 49900, 49950, 50000, 50080, 50080, 50020):
+        d.write("f_mhz", f)
+        o = vars(d.step(4000))
+        outs.append({k: v for k, v in o.items() if k not in ("frames_ok", "exceptions")})
+    return outs
+
+
+def test_cpython_target_gives_the_unix_port_outputs(dut):
+    from hil.testing import Dut, TargetUnavailable
+
+    d = Dut("cpython").start()
+    try:
+        assert _ramp(d) == _ramp(dut)  # the same firmware modules, bit-identical
+        with pytest.raises(TargetUnavailable, match="cannot restart the firmware on cpython"):
+            d.restart()
+    finally:
+        d.stop()
