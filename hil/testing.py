@@ -227,34 +227,13 @@ class Dut:
                        % (what, self.target, self.tries, self.timeout_s, self.unit.last_error))
 
     def _regs(self, fn, address, count):
-        """Registers of one raw read, or None (counted on the Unit like its own calls)."""
-        from pymodbus.exceptions import ModbusException
-
-        try:
-            r = fn(address=address, count=count, device_id=self.unit_id)
-        except ModbusException:
-            r = None
-        return self._counted(r) and r.registers
+        """Registers of one read (fn: a read method of the client), or None."""
+        r = self.unit.request(fn, address=address, count=count)
+        return None if r is None else r.registers
 
     def _write_regs(self, address, values):
-        from pymodbus.exceptions import ModbusException
-
-        try:
-            r = self.client.write_registers(address=address, values=list(values),
-                                            device_id=self.unit_id)
-        except ModbusException:
-            r = None
-        return True if self._counted(r) else None
-
-    def _counted(self, r):
-        u = self.unit
-        u.transactions += 1
-        if r is None or r.isError():
-            u.failures += 1
-            code = getattr(r, "exception_code", None)
-            u.last_error = "exception %02d" % code if code else "no valid answer"
-            return None
-        return True
+        r = self.unit.request(self.client.write_registers, address=address, values=list(values))
+        return None if r is None else True
 
     @staticmethod
     def _decode(kind, words):
