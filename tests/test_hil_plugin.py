@@ -206,6 +206,14 @@ def test_bad_option_is_one_line(tmp_path):
     assert "argument --afrr-target: unknown target 'usb': use unix, cpython, qemu or serial:PORT" \
         in r.stderr
     assert "Traceback" not in r.stderr + r.stdout
+    for board, msg in (("nope", "ERROR: --afrr-board nope: unknown board (known: "),
+                       ("rp2_pico", "ERROR: --afrr-board rp2_pico: the unix target runs the "
+                                    "unix board; use --afrr-target serial:PORT for a board")):
+        r = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                            "--afrr-board", board, str(tmp_path)],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 4 and msg in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr + r.stdout
 
 
 def test_failsafe_hold_then_ramp_then_resume(dut):
