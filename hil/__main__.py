@@ -55,8 +55,9 @@ def main(argv=None):
     r.add_argument("--baud", type=int, default=None,
                    help="line rate (default: the scenario's); with --target unix the proxy "
                         "emulates a half-duplex UART at this rate")
-    r.add_argument("--realtime", action="store_true",
-                   help="the firmware runs on its own clock; the rig paces to the wall clock")
+    r.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
+                   help="the firmware runs on its own clock; the rig paces to the wall clock "
+                        "(default: the scenario's [scenario] realtime, else lock-step)")
     r.add_argument("--out", default="out/run", help="report folder (default out/run)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--heapsize", default=None, help="Unix port heap, e.g. 64k (-X heapsize)")

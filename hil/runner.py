@@ -52,13 +52,14 @@ def _script_value(points, t):
 
 
 class Run:
-    def __init__(self, sc, target="unix", baud=None, realtime=False, progress=True,
+    def __init__(self, sc, target="unix", baud=None, realtime=None, progress=True,
                  unit_id=1, heapsize=None, source=False):
         self.sc = sc
         self.target = target
         self.baud = baud or sc.link["baud"]
         self._cli_baud = baud or 0
-        self.realtime = realtime
+        # None: as the scenario declares ([scenario] realtime)
+        self.realtime = sc.scenario["realtime"] if realtime is None else realtime
         self.progress = progress
         self.unit_id = unit_id
         self.heapsize = heapsize
