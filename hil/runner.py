@@ -37,7 +37,7 @@ def _in(windows, t):
 
 def _firmware_said(log):
     """' (firmware said: <its last non-blank line>)' for an error message, or ''."""
-    last = [ln for ln in log.splitlines() if ln.strip()]
+    last = [ln for ln in log.splitlines() if ln.strip() and not ln.startswith("--- ")]
     return " (firmware said: %s)" % last[-1] if last else ""
 
 
