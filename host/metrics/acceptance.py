@@ -1,12 +1,12 @@
-# German aFRR acceptance channel on 1 s data (regelleistung.net settlement model, BRIEF).
+# German aFRR acceptance channel on 1 s data (regelleistung.net settlement model, docs/SOURCES.md).
 #
-# Reading chosen and documented here (the model description is summarised in the BRIEF only):
+# Reading chosen and documented here (docs/SOURCES.md summarises the model description):
 #  - fast bound a(t) = set-point s(t): a unit may follow the set-point immediately;
 #  - slow bound b(t): moves toward the set-point of reaction_s earlier, s(t - 30 s), starting
 #    from where it is, at max(min gradient, |change| / (reach_s - reaction_s)); so a change is
 #    covered no later than 300 s after it, and never slower than 1 MW / 270 s;
 #  - channel = [min(a, b) - tol, max(a, b) + tol], tol = tol_share * band (default 5 % of the
-#    prequalified band; the BRIEF says "tolerance band +-5 %");
+#    prequalified band; the model says "tolerance band +-5 %");
 #  - a second outside the channel on the slow-bound side (or toward zero when a == b) is
 #    under-fulfilment, on the other side over-fulfilment;
 #  - under-fulfilment "counts" when it is flagged in more than 5 % of a rolling 300 s window;
