@@ -1,7 +1,6 @@
 # The repository is self-contained: nothing in it points at a folder outside it, and the data
 # the world files replay ship under data/ (a fresh clone runs every scenario).
 import subprocess
-import sys
 
 from conftest import ROOT
 from host.__main__ import main as host_main

@@ -12,8 +12,8 @@ exchange P over the lost border becomes, at t = 1 s, an imbalance of the island:
 (PL->LT) = deficit P (load step +P in the border's area), exporting = surplus. The TSO LFC
 is off (aFRR is far too slow for the first seconds); FCR acts with its droop, deadband and
 saturation. Battery and HVDC headroom (free control capacity) are added as fast FCR-like
-reserve in the areas given: full activation at 200 mHz (the FCR definition, SO GL Annex V), i.e. gain
-headroom / 0.2 Hz, saturated at the headroom. Inertia and FCR scale factors apply to every
+reserve in the areas given: full activation at 200 mHz (FCR definition, SO GL Annex V), i.e.
+gain headroom / 0.2 Hz, saturated at the headroom. Inertia and FCR scale factors apply to every
 island area. Frequency is the centre-of-inertia frequency of the island (sum M_i df_i / sum M_i),
 the usual system RoCoF/nadir measure; RoCoF is taken over a sliding window (default 500 ms).
 Limits (defaults, configurable): max instantaneous deviation 800 mHz (SO GL Annex III);

@@ -324,7 +324,8 @@ def test_restore_refuses_words_outside_their_ranges():
         assert not b.restore(words), (i, v)
         assert b.state_words() == before, (i, v)  # state unchanged
     # the edges themselves are accepted
-    for i, v in ((2, -400), (3, 600), (5, -100000), (7, -1), (8, -1), (11, 0), (13, 999), (16, -(2 ** 30))):
+    for i, v in ((2, -400), (3, 600), (5, -100000), (7, -1), (8, -1), (11, 0), (13, 999),
+                 (16, -(2 ** 30))):
         words = list(good)
         words[i] = v
         if i == 7:
