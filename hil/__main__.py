@@ -15,7 +15,7 @@ def _run(args):
     except OSError as e:
         raise RunError("cannot create the report folder %s (%s)" % (args.out, e.strerror or e))
     if args.target != "unix" and not args.target.startswith("serial:"):
-        raise RunError("--target must be unix or serial:PATH (e.g. serial:/dev/ttyACM0)")
+        raise RunError("--target must be unix or serial:PATH (e.g. serial:/dev/ttyUSB0)")
     if args.baud is not None and not 1200 <= args.baud <= 4000000:
         raise RunError("--baud must be in 1200..4000000")
     run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
@@ -51,7 +51,8 @@ def main(argv=None):
     r.add_argument("scenario", help="scenario TOML file, e.g. hil/scenarios/default.toml")
     r.add_argument("--target", default="unix",
                    help="unix (spawn the firmware on the MicroPython Unix port behind a pty) "
-                        "or serial:PATH (a board, e.g. serial:/dev/ttyACM0)")
+                        "or serial:PATH (the serial adapter on a board's Modbus UART, e.g. "
+                        "serial:/dev/ttyUSB0)")
     r.add_argument("--baud", type=int, default=None,
                    help="line rate (default: the scenario's); with --target unix the proxy "
                         "emulates a half-duplex UART at this rate")
