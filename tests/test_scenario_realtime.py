@@ -52,3 +52,15 @@ def test_cli_honours_the_declaration(tmp_path, flag, mode):
     assert s["mode"] == mode and s["steps"] == 4
     if mode == "lock-step":
         assert s["fw_steps"] == 4  # one step per transaction, not per second of wall time
+
+
+def test_declared_realtime_on_the_in_process_target_is_one_line(tmp_path, capsys):
+    # the cpython target has no clock of its own: a real-time scenario cannot run there
+    p = tmp_path / "s.toml"
+    p.write_text(SC % "realtime = true")
+    assert main(["run", str(p), "--target", "cpython", "--out", str(tmp_path / "o"),
+                 "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--no-realtime" in err
+    assert main(["run", str(p), "--target", "cpython", "--no-realtime", "--out",
+                 str(tmp_path / "o"), "--no-progress"]) == 0
