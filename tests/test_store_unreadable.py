@@ -2,14 +2,12 @@
 # serves Modbus and reports the state fault (status bit 8) instead of dying with a traceback.
 import os
 import select
-import subprocess
 import time
 
 from afrr import regmap
 from afrr.modbus import build_request, crc16
-from conftest import MICROPYTHON, ROOT
 from hil import regcodec
-from hil.link import open_pty
+from hil.link import UnixFirmware
 
 STATUS = regcodec.input_by_name("status")[0]
 
@@ -33,18 +31,11 @@ def read_status(master, proc, deadline_s=60.0):
 def test_firmware_with_a_directory_as_state_file_starts_and_flags_it(tmp_path):
     state = tmp_path / "state.bin"
     state.mkdir()
-    master, slave, path = open_pty()
-    p = subprocess.Popen([str(MICROPYTHON), "firmware/main.py", "--device", path,
-                          "--state-file", str(state)], cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    fw = UnixFirmware(source=True, state_file=state).start()
     try:
-        status = read_status(master, p)
+        status = read_status(fw.master, fw.proc)
     finally:
-        if p.poll() is None:
-            p.kill()
-        out = p.communicate(timeout=10)[0].decode(errors="replace")
-        os.close(master)
-        os.close(slave)
+        out = fw.stop()
     assert "Traceback" not in out, out
     assert status is not None, out
     assert status & regmap.ST_STATE_FAULT
