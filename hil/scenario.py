@@ -22,6 +22,7 @@ SCHEMA = {
         "duration_s": (int, 900, 4, 7 * 86400),
         "mode": (str, "local", None, None),
         "seed": (int, 1, 0, 2**31),
+        "realtime": (bool, False, None, None),  # run in real time unless --no-realtime
     },
     "grid": {
         "world": (str, "host/worlds/baltic.toml", None, None),

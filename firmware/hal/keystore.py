@@ -6,7 +6,21 @@
 # then renamed over KEY.seq; the loader takes the higher of the two, so a cut between the remove
 # and the rename loses nothing. Kept small: it stays on a unit's heap (the floor writer).
 from afrr.auth import Auth, parse_key
-from hal.files import read_file
+
+
+def _read(opener, p):
+    """The bytes of the file at p, or None when it cannot be read (absent, unreadable: the
+    unit then runs locked, or counts the floor as 0)."""
+    try:
+        f = opener(p, "rb")
+    except OSError:
+        return None
+    try:
+        return f.read()
+    except OSError:
+        return None
+    finally:
+        f.close()
 
 
 def load_auth(where, fs=None, opener=open):
@@ -19,7 +33,7 @@ def load_auth(where, fs=None, opener=open):
         where, "KEY_PATH", where.STATE_PATH.rsplit("/", 1)[0] + "/afrr.key")
     key = None
     kid = 0
-    data = read_file(opener, path)
+    data = _read(opener, path)
     if data is None:
         print("error: no key file %s: locked" % path)
     else:
@@ -30,7 +44,7 @@ def load_auth(where, fs=None, opener=open):
     floor = 0
     for p in (path + ".seq", path + ".seq.tmp"):
         try:
-            v = int(read_file(opener, p) or 0)
+            v = int(_read(opener, p) or 0)
         except ValueError:
             v = 0
         if floor < v <= 0xFFFFFFFF:

@@ -39,7 +39,7 @@ from scipy.optimize import linprog
 
 # Harmonised maximum and minimum aFRR balancing energy price, EUR/MWh. ACER Decision 01/2023
 # (amendment of the pricing methodology, Art. 9) sets +-15 000 EUR/MWh for PICASSO and MARI.
-# That text is not among shared/domain/, so here it is *assumed* and configurable.
+# Not checked against the decision text itself, so here it is *assumed* and configurable.
 PRICE_CAP_EUR_MWH = 15_000.0
 PRICE_FLOOR_EUR_MWH = -15_000.0
 EPS_EUR_MWH = 1e-3  # tie-breaker cost per activated kW (never move energy for nothing)
