@@ -60,7 +60,7 @@ class UsageError(Exception):
 
 def parse_args(argv):
     opts = {"device": None, "unit": 1, "realtime": False, "silence_ms": 4, "baud": 0,
-            "state_file": None, "board": None, "key_file": None}
+            "state_file": None, "board": None}
     ints = {"--unit": ("unit", 1, 247), "--silence-ms": ("silence_ms", 1, 1000),
             "--baud": ("baud", 1200, 4000000)}
     strs = {"--device": "device", "--state-file": "state_file", "--board": "board",
@@ -289,7 +289,7 @@ def _board_opts(board):
     return {"device": None, "unit": getattr(board, "MODBUS_UNIT", 1),
             "realtime": not getattr(board, "LOCKSTEP", False),
             "silence_ms": silence_ms(board.UART_BAUD), "baud": board.UART_BAUD,
-            "state_file": None, "board": None, "key_file": None}
+            "state_file": None, "board": None}
 
 
 def main(argv):
@@ -328,10 +328,11 @@ def main(argv):
             fm = FreqMeter(n_avg=_ZC_AVG_CYCLES, tick_period=TICK_PERIOD)
     every = getattr(board, "SAVE_EVERY_STEPS", _HOST_SAVE_EVERY_STEPS if host else 0)
     auth = None
-    if not host or opts["key_file"]:  # (the open bench profile spends no heap on it)
+    key = opts.get("key_file")
+    if not host or key:  # (the open bench profile spends no heap on it)
         from hal.keystore import load_auth
 
-        auth = load_auth(opts["key_file"] or board)
+        auth = load_auth(key or board)
     try:
         app = compose(board, opts["unit"], opts["realtime"], store, every, zc, fm, led, auth)
     except ConfigError as e:

@@ -135,14 +135,12 @@ MIRROR_BASE = 0x0080  # holding address of input register 0
 
 CFG_BASE = 0x0100
 CFG_COUNT = 2 * len(FIELDS)
-# Holding 0x0200-0x020D: one authenticated TSO command (layout: afrr/auth.py AUTH; its
-# AUTH_BASE and AUTH_COUNT live there too, loaded on a unit only with a key).
-RESERVED = (  # (first, last) holding address; exception 02
-    (0x020E, 0x02FF),  # authenticated commands (room for more)
-    (0x0300, 0x03FF),  # bids / market
-)
+# Holding 0x0200-0x020D: one authenticated TSO command (afrr/auth.py AUTH_BASE, AUTH_COUNT,
+# loaded on a unit only with a key; the layout table is hil/auth.py AUTH). Unmapped holding
+# space answers exception 02; the reserved ranges are listed in hil/regdoc.py RESERVED (the
+# firmware needs no table for what it does not serve).
 
-VERSION = 0x0101  # 1.1: authenticated commands
+VERSION = 0x0101  # 1.1: authenticated commands (afrr/auth.py)
 
 HOLD_COUNT = 0x001F  # holding registers 0x0000..0x001E are mapped
 

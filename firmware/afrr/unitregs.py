@@ -181,19 +181,16 @@ class UnitRegisters:
         """0, or exception 01 (counted) when a write of v to a field of target t is refused."""
         a = self.auth
         bc = self.rtu is not None and self.rtu.bcast  # the request is a broadcast
-        locked = bc or (a is not None and not a.unlock_ms)
         if t == regmap.T_SP:  # with a key, set-points come only as commands
             bad = a is not None
         elif t == regmap.T_TIME:  # time only in lock-step, never moved by a broadcast
             bad = not self.lockstep or (bc and v != self.sim_time_ms)
-        elif t == regmap.T_MODE:  # the value in force passes; a change needs an open lock
-            bad = locked and v != self.ctl.mode
-        elif t == regmap.T_UNIT:
-            bad = locked and v != self.unit_id
-        elif t == regmap.T_CFG:
-            bad = locked
-        else:  # _T_AUTH: never broadcast, and only with an Auth
+        elif t == _T_AUTH:  # a command: never broadcast, and only with an Auth
             bad = bc or a is None
+        else:  # config, and a change of mode or unit id (the value in force passes): only
+            # addressed to the unit and, with an Auth, while an unlock is in force
+            bad = (bc or (a is not None and not a.unlock_ms)) and (
+                t == regmap.T_CFG or v != (self.ctl.mode if t == regmap.T_MODE else self.unit_id))
         if bad:
             self.auth_rejects += 1
             return _EX_REFUSED
