@@ -325,7 +325,16 @@ def test_not_enough_bids_price_hits_the_cap():
     (Bid("A", UP, -1, 1.0), "volume_kw"),
     (Bid("A", UP, 1, 20_000.0), "outside"),
     (Bid("Z", UP, 1, 1.0), "unknown area"),
+    (Bid("A", "1", 1, 1.0), "direction"),            # text, though numpy would read it as 1.0
+    (Bid("A", UP, float("nan"), 1.0), "volume_kw"),
+    (Bid("A", UP, float("inf"), 1.0), "volume_kw"),
+    (Bid("A", UP, "5", 1.0), "volume_kw"),
+    (Bid("A", UP, 1, float("nan")), "outside"),
 ])
 def test_bad_bid_is_a_clear_error(bad, msg):
     with pytest.raises(ValueError, match=msg):
         ActivationOptimiser(["A"], [], [bad])
+    # among good bids, the bad one is named by its index
+    good = Bid("A", UP, 1000.0, 50.0)
+    with pytest.raises(ValueError, match="bid 2: .*" + msg):
+        ActivationOptimiser(["A"], [], [good, good, bad, good])
