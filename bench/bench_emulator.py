@@ -8,6 +8,8 @@
 # 4 s cycle, as hil/runner.py does for its unit; cost_ratio_100_to_1 = CPU time with 100 units
 # over CPU time with 1, both in this run.
 import pathlib
+import subprocess
+import sys
 import time
 
 from bench.target import check
@@ -44,6 +46,15 @@ def units_cpu(world, n_units, hours=1.0):
     return time.process_time() - t0
 
 
+def import_cpu_s():
+    """CPU s a fresh Python spends importing the emulator (host.grid)."""
+    code = ("import time; t = time.process_time(); import host.grid; "
+            "print(time.process_time() - t)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=WORLD.parent.parent.parent,
+                         capture_output=True, text=True, check=True).stdout
+    return float(out)
+
+
 def run(hours=24.0):
     world = load_world(WORLD)
     rate, cpu, netting = _rate(world, hours, netting=True)
@@ -53,6 +64,7 @@ def run(hours=24.0):
     r0, c0, _ = _rate(world, hours, netting=False)
     row["sim_seconds_per_cpu_second_no_netting"] = round(r0)
     row["cpu_s_no_netting"] = round(c0, 2)
+    row["import_cpu_s"] = round(import_cpu_s(), 3)
     check(row, "sim_seconds_per_cpu_second", ">=", 10000)
     check(row, "igcc_netting", "==", True)
     one, hundred = units_cpu(world, 1), units_cpu(world, 100)

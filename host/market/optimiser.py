@@ -35,7 +35,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import linprog
 
 # Harmonised maximum and minimum aFRR balancing energy price, EUR/MWh. ACER Decision 01/2023
 # (amendment of the pricing methodology, Art. 9) sets +-15 000 EUR/MWh for PICASSO and MARI.
@@ -245,6 +244,8 @@ class ActivationOptimiser:
         return d, x, y, obj
 
     def _solve_linprog(self, lo, hi):
+        from scipy.optimize import linprog  # here: its import costs every emulator process
+
         bounds = np.column_stack([lo, np.where(np.isinf(hi), np.inf, hi)])
         bounds[:, 0] = np.where(np.isinf(lo), -np.inf, lo)
         res = linprog(self.c, A_eq=self.A, b_eq=np.zeros(self.n), bounds=bounds,
