@@ -357,3 +357,26 @@ def test_degenerate_optimum_prices_the_marginal_activated_bid(backend):
     # uncongested neighbours share the marginal price of the region
     r = clear({"A": 100.0, "B": 0.0}, bids, {("A", "B"): (100.0, 100.0)}, backend=backend)
     assert r.cbmp_eur_mwh["A"] == pytest.approx(20.0 + EPS) == r.cbmp_eur_mwh["B"]
+
+
+def test_constraint_matrix_is_the_triplet_matrix():
+    # the column-wise matrix built by hand equals scipy's conversion of (row, col, value)
+    # triplets: each bid in its area's row with its direction, ub -1 and sb +1 in their area's
+    # row, a border flow -1 in its first area's row and +1 in its second's
+    import scipy.sparse as sp
+    areas = ["A", "B", "C", "D"]
+    borders = [("C", "A"), ("A", "B"), ("D", "B"), ("B", "C")]     # first area above and below
+    bids = [Bid(a, d, 1000.0 * (k + 1), 10.0 * d * (k % 5)) for k, (a, d) in
+            enumerate([("B", UP), ("A", DOWN), ("D", UP), ("B", DOWN), ("C", UP)])]
+    o = ActivationOptimiser(areas, borders, bids)
+    n, nb, ne = len(areas), len(bids), len(borders)
+    ix = {a: i for i, a in enumerate(areas)}
+    trip = [(ix[b.area], k, float(b.direction)) for k, b in enumerate(bids)]
+    trip += [(i, nb + i, -1.0) for i in range(n)] + [(i, nb + n + i, 1.0) for i in range(n)]
+    for j, (a, b) in enumerate(borders):
+        trip += [(ix[a], nb + 2 * n + j, -1.0), (ix[b], nb + 2 * n + j, 1.0)]
+    r, c, v = zip(*trip)
+    ref = sp.csc_matrix((v, (r, c)), shape=(n, nb + 2 * n + ne))
+    assert (o.A != ref).nnz == 0
+    assert o.A.indptr.tolist() == ref.indptr.tolist()
+    assert o.A.indices.tolist() == ref.indices.tolist()      # same order: HiGHS sees one model
