@@ -373,9 +373,24 @@ class ActivationOptimiser:
                 continue          # a basic demand or bid pins the dual: it is the price
             up, dn = on & (dr > 0), on & (dr < 0)
             if up.any() and not dn.any():
-                out[ii] = pr[up].max() + eps
+                cand = pr[up].max() + eps
             elif dn.any() and not up.any():
-                out[ii] = pr[dn].min() - eps
+                cand = pr[dn].min() - eps
+            else:
+                continue
+            # the price must also leave every bid of the region on the right side of it: an
+            # activated upward bid (or a bid not activated downward) at or below it, a bid not
+            # activated upward (or an activated downward one) at or above it. With crossing
+            # bids the marginal activated bid's price may not; then the nearest price that
+            # does (e.g. an upward bid at -1 activated for the whole demand, and a downward bid
+            # at 2 that no upward volume is left to net: the price is 2 - eps, not -1 + eps)
+            real = mine & (vol > vtol)
+            off = real & (act <= vtol)
+            lo = np.concatenate([pr[real & up] + eps, pr[off & (dr < 0)] - eps])
+            hi = np.concatenate([pr[off & (dr > 0)] + eps, pr[real & dn] - eps])
+            lo = lo.max() if lo.size else -np.inf
+            hi = hi.min() if hi.size else np.inf
+            out[ii] = min(max(cand, lo), hi) if lo <= hi else cand
         return np.clip(out, self.price_floor, self.price_cap)
 
 
