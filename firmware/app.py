@@ -269,7 +269,10 @@ def freq_from_zc(board):
 
 
 def silent_limit_ms(board):
-    """serve()'s silent_max_ms on a board: the watchdog timeout less a 1 s margin."""
+    """serve()'s silent_max_ms on a board: the watchdog timeout less a 1 s margin; 0 (pure
+    lock-step, as on the Unix port) on a board without a hardware watchdog (HW_WDT False)."""
+    if not getattr(board, "HW_WDT", True):
+        return 0
     return board.WDT_TIMEOUT_MS - _WDT_MARGIN_MS
 
 
@@ -279,7 +282,8 @@ def _board_opts(board):
 
     return {"device": None, "unit": getattr(board, "MODBUS_UNIT", 1),
             "realtime": getattr(board, "REALTIME", False),
-            "silence_ms": silence_ms(board.UART_BAUD), "baud": board.UART_BAUD,
+            "silence_ms": getattr(board, "SILENCE_MS", 0) or silence_ms(board.UART_BAUD),
+            "baud": board.UART_BAUD,
             "state_file": None, "board": None}
 
 

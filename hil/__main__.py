@@ -14,8 +14,8 @@ def _run(args):
         pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunError("cannot create the report folder %s (%s)" % (args.out, e.strerror or e))
-    if args.target != "unix" and not args.target.startswith("serial:"):
-        raise RunError("--target must be unix or serial:PATH (e.g. serial:/dev/ttyACM0)")
+    if args.target not in ("unix", "qemu") and not args.target.startswith("serial:"):
+        raise RunError("--target must be unix, qemu or serial:PATH (e.g. serial:/dev/ttyACM0)")
     if args.baud is not None and not 1200 <= args.baud <= 4000000:
         raise RunError("--baud must be in 1200..4000000")
     run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
@@ -51,7 +51,9 @@ def main(argv=None):
     r.add_argument("scenario", help="scenario TOML file, e.g. hil/scenarios/default.toml")
     r.add_argument("--target", default="unix",
                    help="unix (spawn the firmware on the MicroPython Unix port behind a pty) "
-                        "or serial:PATH (a board, e.g. serial:/dev/ttyACM0)")
+                        "or serial:PATH (a board, e.g. serial:/dev/ttyACM0) or qemu (the "
+                        "firmware frozen into MicroPython's qemu port on an emulated Cortex-M3, "
+                        "built by `make micropython`)")
     r.add_argument("--baud", type=int, default=None,
                    help="line rate (default: the scenario's); with --target unix the proxy "
                         "emulates a half-duplex UART at this rate")
