@@ -49,6 +49,16 @@ def firmware_image():
     return build_tool().outputs()["qemu"]
 
 
+def not_ready():
+    """None when QEMU and a current firmware image are there; else one line on what to do."""
+    if shutil.which(QEMU) is None:
+        return "%s not installed (apt-get install qemu-system-arm)" % QEMU
+    why = build_tool().stale(("qemu",))
+    if why:
+        return "the QEMU firmware image is %s: run `make micropython`" % why
+    return None
+
+
 def _die_with_parent():
     """In the child before exec: SIGTERM when the rig process dies, so QEMU is never orphaned."""
     try:
@@ -60,8 +70,9 @@ def _die_with_parent():
 class QemuFirmware:
     """The firmware on the emulated board; start(), stop(), alive(); `master` is UART0's pty."""
 
-    def __init__(self, image=None, timeout_s=START_TIMEOUT_S, extra_args=()):
+    def __init__(self, image=None, timeout_s=START_TIMEOUT_S, extra_args=(), app=True):
         self.image = image
+        self.app = app  # False: stop at the raw REPL (exec() runs code there)
         self.timeout_s = timeout_s
         self.extra_args = list(extra_args)  # e.g. ["-icount", "shift=0"]
         self.proc = None
@@ -131,17 +142,43 @@ class QemuFirmware:
         del self._rx[:i]
         return got
 
-    def _exec(self, code, t_end, what):
-        """Run code in the raw REPL; returns its stdout (raises on an exception in it)."""
+    def _exec(self, code, t_end, what, feed=b""):
+        """Run code in the raw REPL; returns its stdout (raises on an exception in it). `feed`:
+        bytes written to the board's stdin while the code runs (from a thread: the pty holds
+        only a few KiB and QEMU takes them as fast as the code reads)."""
         os.write(self.master, code + b"\x04")
         self._expect(b"OK", t_end, what + " accepted")
+        writer = None
+        if feed:
+            writer = threading.Thread(target=self._feed, args=(feed,), daemon=True)
+            writer.start()
         got = self._expect(b"\x04>", t_end, what + " finished")
+        if writer is not None:
+            writer.join(5)
         out, _, err = got.partition(b"\x04")
         err = err[:-2]
         if err.strip():
             tail = err.decode(errors="replace").strip().splitlines()[-1]
             raise LinkError("QEMU board: %s failed: %s" % (what, tail))
         return out.decode(errors="replace")
+
+    def _feed(self, data):
+        view = memoryview(data)
+        while view:
+            try:
+                r, w, _ = select.select([], [self.master], [], 1.0)
+                if w:
+                    view = view[os.write(self.master, view[:4096]):]
+            except OSError:  # QEMU ended; _expect reports it
+                return
+            if not self.alive():
+                return
+
+    def exec(self, code, feed=b"", timeout_s=600.0):
+        """Run Python source on the board (raw REPL; start(app=False) first); its stdout."""
+        if isinstance(code, str):
+            code = code.encode()
+        return self._exec(code, time.monotonic() + timeout_s, "exec", feed)
 
     def _hand_over(self, t_end):
         os.write(self.master, b"\r\x03\x03")  # stop whatever runs; back to the friendly REPL
@@ -156,8 +193,9 @@ class QemuFirmware:
         self.heap_free = int(out[-1]) if out[-1].isdigit() else None
         self._transcript.append("board %s; storage: %s; heap free before the app: %s bytes"
                                 % (self.board, self.storage, self.heap_free))
-        os.write(self.master, _START_APP + b"\x04")
-        self._expect(b"OK", t_end, "firmware start")  # from here on the UART carries Modbus
+        if self.app:
+            os.write(self.master, _START_APP + b"\x04")
+            self._expect(b"OK", t_end, "firmware start")  # from here on the UART is Modbus
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self):

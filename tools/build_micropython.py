@@ -183,16 +183,37 @@ def _make(src_dir, args, jobs, log, what):
     log("built %s in %.0f s" % (what, time.monotonic() - t0))
 
 
-def _inputs_hash(key, targets):
-    """Hash of everything a build reads from this repository, the source key and the options."""
+def _inputs_hash():
+    """Hash of everything a build reads from this repository, and of the build options."""
     h = hashlib.sha256()
-    h.update(repr((key, sorted(targets), QEMU_OPTS, UNIX32_OPTS, QEMU_BOARD)).encode())
+    h.update(repr((QEMU_OPTS, UNIX32_OPTS, QEMU_BOARD)).encode())
     files = sorted(p for d in ("firmware", "boards") for p in (ROOT / d).rglob("*.py"))
     files.append(pathlib.Path(__file__).resolve())
     for p in files:
         h.update(str(p.relative_to(ROOT)).encode())
         h.update(p.read_bytes())
     return h.hexdigest()
+
+
+def _stamp(out):
+    try:
+        return json.loads((pathlib.Path(out) / "stamp.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def stale(targets=TARGETS, out=OUT):
+    """None when the outputs of `targets` exist and were built from the current firmware and
+    board files; else one line saying why not."""
+    outs = outputs(out)
+    want = ["mpy-cross", *targets] + (["unix32-frozen"] if "unix32" in targets else [])
+    if not all(outs[w].exists() for w in want):
+        return "not built yet"
+    digest = _inputs_hash()
+    stamp = _stamp(out)
+    if any(stamp.get(t, {}).get("inputs") != digest for t in targets):
+        return "built from older firmware or board files"
+    return None
 
 
 def build(targets=TARGETS, out=OUT, spec=None, jobs=2, log=print):
@@ -202,16 +223,10 @@ def build(targets=TARGETS, out=OUT, spec=None, jobs=2, log=print):
     if miss:
         raise BuildError("missing build tools: %s" % install_hint(miss))
     outs = outputs(out)
-    want = ["mpy-cross", *targets] + (["unix32-frozen"] if "unix32" in targets else [])
-    stamp = out / "stamp.json"
     src = out / "src"
     key = source_key(spec)
-    digest = _inputs_hash(key, targets)
-    try:
-        old = json.loads(stamp.read_text())
-    except (OSError, ValueError):
-        old = {}
-    if old.get(",".join(sorted(targets))) == digest and all(outs[w].exists() for w in want):
+    stamp = _stamp(out)
+    if stale(targets, out) is None and all(stamp[t].get("source") == key for t in targets):
         return outs, False
     out.mkdir(parents=True, exist_ok=True)
     fetch_source(spec, src, log)
@@ -235,8 +250,9 @@ def build(targets=TARGETS, out=OUT, spec=None, jobs=2, log=print):
         _make(unix, ["BUILD=build-32f", *frozen, *UNIX32_OPTS], jobs, log,
               "the 32-bit Unix port with the firmware frozen in")
         shutil.copy2(unix / "build-32f" / "micropython", outs["unix32-frozen"])
-    old[",".join(sorted(targets))] = digest
-    stamp.write_text(json.dumps(old, indent=1) + "\n")
+    for t in targets:
+        stamp[t] = {"source": key, "inputs": _inputs_hash()}
+    (out / "stamp.json").write_text(json.dumps(stamp, indent=1) + "\n")
     return outs, True
 
 
