@@ -61,7 +61,9 @@ def main(argv=None):
                    help="the firmware runs on its own clock; the rig paces to the wall clock")
     r.add_argument("--out", default="out/run", help="report folder (default out/run)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--heapsize", default=None, help="Unix port heap, e.g. 64k (-X heapsize)")
+    r.add_argument("--heapsize", default=None,
+                   help="unix: the Unix port's heap, e.g. 64k (-X heapsize); qemu: the heap left "
+                        "free to the firmware at its start (a ballast takes the rest)")
     r.add_argument("--from-source", action="store_true",
                    help="unix target: run firmware/main.py and its modules from source instead "
                         "of the mpy-cross build of the unix board (what a board runs); for "

@@ -30,7 +30,13 @@ START_TIMEOUT_S = 60.0  # QEMU start, boot and REPL hand-over; generous for a lo
 LINK_TIMEOUT_S = 2.0  # floor of the Modbus timeout: an emulated MCU on a shared host is slow
 _PTY_LINE = re.compile(rb"char device redirected to (/dev/\S+)")
 _RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
-_START_APP = b"import micropython\r\nmicropython.kbd_intr(-1)\r\nimport app\r\napp.main([])\r\n"
+# when the app returns (it printed why on the link) the board resets, which ends QEMU
+# (machine.reset() is a semihosting exit on this port): the rig sees the firmware exit
+_START_APP = (b"import micropython\r\nmicropython.kbd_intr(-1)\r\nimport app, machine\r\n"
+              b"try:\r\n app.main([])\r\nfinally:\r\n machine.reset()\r\n")
+# the firmware's share of the heap (hil --heapsize on this target): a ballast takes the rest
+_BALLAST = ("import gc\r\ngc.collect()\r\n_ballast = bytearray(max(0, gc.mem_free() - %d))\r\n"
+            "gc.collect()\r\nprint(gc.mem_free())\r\n")
 _PROBE = (b"import micropython\r\nmicropython.kbd_intr(-1)\r\nimport boards, gc\r\n"
           b"from hal.ramfs import mount\r\nb = boards.load()\r\nprint(b.NAME)\r\n"
           b"print(mount(b) if getattr(b, 'RAM_FS_BLOCKS', 0) else 'no storage: none on %s'"
@@ -70,8 +76,10 @@ def _die_with_parent():
 class QemuFirmware:
     """The firmware on the emulated board; start(), stop(), alive(); `master` is UART0's pty."""
 
-    def __init__(self, image=None, timeout_s=START_TIMEOUT_S, extra_args=(), app=True):
+    def __init__(self, image=None, timeout_s=START_TIMEOUT_S, extra_args=(), app=True,
+                 heap_bytes=None):
         self.image = image
+        self.heap_bytes = heap_bytes  # None: all the port's heap; else leave only this free
         self.app = app  # False: stop at the raw REPL (exec() runs code there)
         self.timeout_s = timeout_s
         self.extra_args = list(extra_args)  # e.g. ["-icount", "shift=0"]
@@ -193,6 +201,10 @@ class QemuFirmware:
         self.heap_free = int(out[-1]) if out[-1].isdigit() else None
         self._transcript.append("board %s; storage: %s; heap free before the app: %s bytes"
                                 % (self.board, self.storage, self.heap_free))
+        if self.heap_bytes is not None:
+            left = self._exec((_BALLAST % self.heap_bytes).encode(), t_end, "heap ballast")
+            self.heap_free = int(left.split()[-1])
+            self._transcript.append("heap left to the firmware: %d bytes" % self.heap_free)
         if self.app:
             os.write(self.master, _START_APP + b"\x04")
             self._expect(b"OK", t_end, "firmware start")  # from here on the UART is Modbus
@@ -271,9 +283,25 @@ class QemuLink(Link):
         raise LinkError("firmware restarts need --target unix")
 
 
-def qemu_link(faults, link_cfg, warnings, image=None, extra_args=()):
-    """The Link of `--target qemu`; warns about what the target cannot do."""
+def heap_bytes(text):
+    """hil --heapsize for this target: bytes, or with a k/m suffix (64k); None for None."""
+    if text is None:
+        return None
+    t = str(text).strip().lower()
+    mult = {"k": 1024, "m": 1024 * 1024}.get(t[-1:], 1)
+    try:
+        n = int(t[:-1] if mult > 1 else t) * mult
+    except ValueError:
+        raise LinkError("--heapsize %r: a number of bytes, e.g. 65536 or 64k" % text)
+    if n <= 0:
+        raise LinkError("--heapsize must be positive")
+    return n
+
+
+def qemu_link(faults, link_cfg, warnings, image=None, extra_args=(), heapsize=None):
+    """The Link of `--target qemu`; warns about what the target cannot do. heapsize: the heap
+    left free to the firmware at its start (the rest goes to a ballast), e.g. "64k"."""
     if link_cfg.get("restarts"):
         warnings.append("firmware restarts need --target unix: not injected on qemu")
-    fw = QemuFirmware(image=image, extra_args=extra_args)
+    fw = QemuFirmware(image=image, extra_args=extra_args, heap_bytes=heap_bytes(heapsize))
     return QemuLink(fw, faults, link_cfg["seed"], warnings)

@@ -139,7 +139,10 @@ class Run:
             self.link = Link(device=self.target[len("serial:"):])
         elif self.target == "qemu":  # the firmware on an emulated board (hil/qemu.py)
             from hil.qemu import qemu_link
-            self.link = qemu_link(faults, lk, self.warnings)
+            try:
+                self.link = qemu_link(faults, lk, self.warnings, heapsize=self.heapsize)
+            except LinkError as e:
+                raise RunError(str(e))
         else:
             raise RunError("unknown target %r: use unix, qemu or serial:PATH" % self.target)
         try:

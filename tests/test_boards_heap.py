@@ -16,11 +16,11 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import MICROPYTHON32 as MP32
+from conftest import NO_MICROPYTHON32, ROOT
 
 BUDGET = min(importlib.import_module("boards." + n).HEAP_BUDGET_BYTES
              for n in ("rp2_pico", "esp32_devkit", "pyboard_v11"))
-MP32 = os.environ.get("AFRR_MICROPYTHON32", "")
 
 RUN_32 = """
 import pathlib, sys
@@ -61,7 +61,7 @@ def test_default_scenario_from_source_still_runs(tmp_path):
     assert "PASS" in r.stdout
 
 
-@pytest.mark.skipif(not (MP32 and os.path.exists(MP32)), reason="AFRR_MICROPYTHON32 not set")
+@pytest.mark.skipif(not os.path.exists(MP32), reason=NO_MICROPYTHON32)
 def test_default_scenario_in_the_budget_on_32_bit(tmp_path):
     r = _run(tmp_path, BUDGET, MP32)
     assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]

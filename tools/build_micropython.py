@@ -142,32 +142,41 @@ def _copy_tree(tree, dest):
 
 
 def fetch_source(spec, src, log):
-    """Make `src` hold the source named by spec (reused when its key matches)."""
-    key = source_key(spec)
+    """Make `src` hold the source named by spec; returns its key. A source already there is
+    kept when its key matches, or when no source is named (it is v1.28.0 whatever its origin).
+    A new one is made beside it and swapped in only once complete."""
     mark = src / ".afrr-source"
+    if mark.exists() and spec is None:
+        return mark.read_text()
+    key = source_key(spec)
     if mark.exists() and mark.read_text() == key:
         return key
-    if src.exists():
-        shutil.rmtree(src)
-    src.mkdir(parents=True)
+    new = src.with_name(src.name + ".new")
+    if new.exists():
+        shutil.rmtree(new)
     if key.startswith("git:"):
-        shutil.rmtree(src)
         log("cloning %s %s" % (REPO_URL, TAG))
         r = subprocess.run(["git", "clone", "--quiet", "--depth", "1", "--branch", TAG, REPO_URL,
-                            str(src)], capture_output=True, text=True)
+                            str(new)], capture_output=True, text=True)
         if r.returncode != 0:
             raise BuildError("git clone of %s %s failed (%s); set MICROPYTHON_SRC to a source "
                              "tarball or tree" % (REPO_URL, TAG, r.stderr.strip()[-200:]))
-    elif key.startswith("tree:"):
-        log("copying the source from %s" % spec)
-        _copy_tree(spec, src)
     else:
-        log("unpacking %s" % spec)
-        _extract(pathlib.Path(spec), src)
-    if not (src / "py" / "mkrules.mk").exists():
+        new.mkdir(parents=True)
+        if key.startswith("tree:"):
+            log("copying the source from %s" % spec)
+            _copy_tree(spec, new)
+        else:
+            log("unpacking %s" % spec)
+            _extract(pathlib.Path(spec), new)
+    if not (new / "py" / "mkrules.mk").exists():
+        shutil.rmtree(new)
         raise BuildError("%s does not look like a MicroPython source (no py/mkrules.mk)"
                          % (spec or REPO_URL))
-    mark.write_text(key)
+    (new / ".afrr-source").write_text(key)
+    if src.exists():
+        shutil.rmtree(src)
+    new.rename(src)
     return key
 
 
@@ -224,12 +233,14 @@ def build(targets=TARGETS, out=OUT, spec=None, jobs=2, log=print):
         raise BuildError("missing build tools: %s" % install_hint(miss))
     outs = outputs(out)
     src = out / "src"
-    key = source_key(spec)
     stamp = _stamp(out)
-    if stale(targets, out) is None and all(stamp[t].get("source") == key for t in targets):
+    # a named source must be the one built from; with none named, any v1.28.0 build will do
+    key = source_key(spec) if spec else None
+    if stale(targets, out) is None and all(key in (None, stamp[t].get("source"))
+                                           for t in targets):
         return outs, False
     out.mkdir(parents=True, exist_ok=True)
-    fetch_source(spec, src, log)
+    key = fetch_source(spec, src, log)
     # py/mkrules.mk refuses to freeze unless MPY_LIB_DIR holds a README.md (micropython-lib);
     # the manifest needs nothing from it, so an empty stand-in folder does
     libdir = out / "no-micropython-lib"
