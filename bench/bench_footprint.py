@@ -24,7 +24,9 @@
 # the firmware's start (a ballast takes the rest) at which it passes, searched up to the 64 KiB
 # budget; the emulated board's littlefs RAM disk (6 KiB) is made before and not counted (a board
 # keeps its state in flash). Measured 2026-12-01: 29 696 bytes, in about 8 runs of the scenario
-# under QEMU. Needs `make micropython`; absent otherwise.
+# under QEMU. qemu_instructions_per_step: guest instructions of one control step on that MCU
+# under QEMU's -icount (deterministic; measured 2026-12-01: about 70 700, i.e. about 3 ms of a
+# 25 MHz Cortex-M3 per 4 s cycle). Needs `make micropython`; absent otherwise.
 import os
 import pathlib
 import select
@@ -188,6 +190,49 @@ def smallest_hil_heap(scenario=DEFAULT_SCENARIO, source=False, target="unix"):
     return heap
 
 
+# instructions per control step on the emulated Cortex-M3: under `-icount shift=0` QEMU's
+# virtual clock advances 1 ns per guest instruction, so time.ticks_us() (SysTick) counts
+# thousands of instructions. The step is the firmware's Controller.step with the unit defaults
+# and a varying frequency; the same loop with no steps is subtracted.
+_ICOUNT_CODE = """
+import time, gc
+import boards
+from afrr.config import Config
+from afrr.controller import MODE_LOCAL, Controller
+b = boards.load()
+ctl = Controller(Config(**b.UNIT_DEFAULTS))
+ctl.set_mode(MODE_LOCAL)
+m = ctl.meas
+m.age_ms = 100
+m.soc_x100 = 5000
+def run(n, k0):
+    for k in range(k0, k0 + n):
+        m.f_mhz = 50000 + (k * 37) %% 301 - 150
+        m.tod_ms = (k * 4000) %% 86400000
+        ctl.step(m, 4000)
+run(50, 0)
+gc.collect()
+t0 = time.ticks_us()
+run(0, 0)
+t1 = time.ticks_us()
+run(%d, 50)
+t2 = time.ticks_us()
+print(time.ticks_diff(t1, t0), time.ticks_diff(t2, t1))
+"""
+
+
+def qemu_step_instructions(n=1000):
+    """Guest instructions per control step on the emulated Cortex-M3 (QEMU -icount shift=0)."""
+    from hil import qemu
+
+    fw = qemu.QemuFirmware(app=False, extra_args=["-icount", "shift=0"]).start()
+    try:
+        empty_us, run_us = (int(x) for x in fw.exec(_ICOUNT_CODE % n).split())
+    finally:
+        fw.stop()
+    return (run_us - empty_us) * 1000 // n
+
+
 def footprint(names=None, hil=True):
     """One row per board. hil: also search the smallest heap of the default HIL scenario (the
     issue's figure; about a minute), added to every row as hil_default_heap_bytes."""
@@ -207,6 +252,8 @@ def footprint(names=None, hil=True):
         from hil import qemu
         if qemu.not_ready() is None:  # the frozen firmware on the emulated Cortex-M3 (32-bit)
             hil_rows["hil_default_heap_bytes_qemu"] = smallest_hil_heap(target="qemu")
+            # an MCU CPU budget estimate: about one cycle per instruction on a Cortex-M3
+            hil_rows["qemu_instructions_per_step"] = qemu_step_instructions()
     with tempfile.TemporaryDirectory() as tmp:
         for name in names or boards.NAMES:
             board = build_firmware.load_board(name)

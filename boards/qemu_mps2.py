@@ -18,10 +18,9 @@ UART_TX_PIN = None  # fixed on the emulated board
 UART_RX_PIN = None  # fixed on the emulated board
 UART_BAUD = 115200  # nominal only: the emulated UART moves bytes as fast as QEMU feeds them
 # The emulated UART has no line timing: bytes of one frame come as fast as QEMU delivers them,
-# and a loaded host can stall QEMU between two of them. A frame therefore ends when its length
-# and CRC say so (the Unix port's fast path), and the silence that ends a bad frame is long
-SILENCE_MS = 100  # assumed: far above a host scheduling stall, small next to the 200 ms timeout
-STRICT_FRAMING = False  # see SILENCE_MS: no line timing to frame by on an emulated UART
+# and a loaded host can stall QEMU between two of them. A request is taken when its length and
+# CRC say it is whole (the firmware's fast path); the silence that ends a bad frame is long
+SILENCE_MS = 100  # assumed: far above a host scheduling stall, small next to the 2 s rig timeout
 RS485_DE_PIN = None  # no transceiver
 LED_PIN = None  # no LED wired in the port
 ZC_PIN = None  # no zero-crossing input; frequency comes over Modbus
