@@ -6,6 +6,7 @@ PY := $(BIN)/python
 MPY := $(BIN)/micropython
 BOARD ?= unix
 PORT ?=
+RIG_PORT ?=
 SCENARIO ?= hil/scenarios/default.toml
 OUT ?= out
 GRID_SCENARIO ?= nordbalt_trip
@@ -14,9 +15,11 @@ MARKET_SCENARIO ?= uncongested
 .PHONY: venv run test test-host test-mpy bench lint clean simulate market firmware deploy hil \
 	micropython micropython-if-possible
 
-$(VENV)/.installed: requirements.txt
+# Then the project itself, in development mode (its pytest plugin: the HIL fixtures).
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 venv: $(VENV)/.installed
@@ -58,7 +61,8 @@ deploy: venv
 	@$(PY) tools/deploy.py $(BOARD) "$(PORT)"
 
 ## hil: the default HIL scenario against BOARD (unix: the Unix port; qemu_mps2: the emulated
-## Cortex-M3 under QEMU, built first; else the board on PORT)
+## Cortex-M3 under QEMU, built first; else the board whose USB REPL is on PORT, through the
+## rig's serial adapter on RIG_PORT wired to the board's Modbus UART)
 hil: venv
 ifeq ($(BOARD),unix)
 	$(PY) -m hil run $(SCENARIO) --target unix --out $(OUT)/hil-unix
@@ -66,8 +70,8 @@ else ifeq ($(BOARD),qemu_mps2)
 	$(PY) tools/build_micropython.py --only qemu
 	$(PY) -m hil run $(SCENARIO) --target qemu --out $(OUT)/hil-qemu_mps2
 else
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check
-	$(PY) -m hil run $(SCENARIO) --target serial:$(PORT) --out $(OUT)/hil-$(BOARD)
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check --rig-port "$(RIG_PORT)"
+	$(PY) -m hil run $(SCENARIO) --target serial:$(RIG_PORT) --out $(OUT)/hil-$(BOARD)
 endif
 
 ## simulate: the grid emulator alone (no firmware)
