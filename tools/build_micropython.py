@@ -258,7 +258,10 @@ def build(targets=TARGETS, out=OUT, spec=None, jobs=2, log=print):
         _make(unix, ["BUILD=build-32", "FROZEN_MANIFEST=", *UNIX32_OPTS], jobs, log,
               "the 32-bit Unix port")
         shutil.copy2(unix / "build-32" / "micropython", outs["unix32"])
-        _make(unix, ["BUILD=build-32f", *frozen, *UNIX32_OPTS], jobs, log,
+        # frozen @micropython.native code needs the port's architecture (the qemu board's
+        # mpconfigboard.mk sets its own; the Unix port leaves it to the builder)
+        _make(unix, ["BUILD=build-32f", "MPY_CROSS_FLAGS=-march=x86", *frozen, *UNIX32_OPTS],
+              jobs, log,
               "the 32-bit Unix port with the firmware frozen in")
         shutil.copy2(unix / "build-32f" / "micropython", outs["unix32-frozen"])
     for t in targets:
