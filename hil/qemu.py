@@ -27,7 +27,9 @@ from hil.link import ROOT, Link, LinkError, _close_fds
 BUILD_TOOL = ROOT / "tools" / "build_micropython.py"
 QEMU = "qemu-system-arm"
 START_TIMEOUT_S = 60.0  # QEMU start, boot and REPL hand-over; generous for a loaded host
-LINK_TIMEOUT_S = 2.0  # floor of the Modbus timeout: an emulated MCU on a shared host is slow
+# floor of the Modbus timeout: QEMU on a loaded host can stall for seconds, and a retry after a
+# timeout risks the late reply being read as the next step's
+LINK_TIMEOUT_S = 10.0
 _PTY_LINE = re.compile(rb"char device redirected to (/dev/\S+)")
 _RAW_PROMPT = b"raw REPL; CTRL-B to exit\r\n>"
 # when the app returns (it printed why on the link) the board resets, which ends QEMU

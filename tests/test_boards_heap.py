@@ -24,8 +24,11 @@ from conftest import NO_MICROPYTHON32, ROOT
 BUDGET = min(importlib.import_module("boards." + n).HEAP_BUDGET_BYTES
              for n in ("rp2_pico", "esp32_devkit", "pyboard_v11"))
 
+# the 32-bit port loads native code for x86, not the unix board's x64: build it for x86
 RUN_32 = """
 import pathlib, sys
+import boards.unix
+boards.unix.MPY_ARCH = "x86"
 import hil.link
 hil.link.MICROPYTHON = pathlib.Path(sys.argv[1])
 from hil.__main__ import main
