@@ -278,7 +278,10 @@ def freq_from_zc(board):
 
 
 def silent_limit_ms(board):
-    """serve()'s silent_max_ms on a board: the watchdog timeout less a 1 s margin."""
+    """serve()'s silent_max_ms on a board: the watchdog timeout less a 1 s margin; 0 (pure
+    lock-step, as on the Unix port) on a board without a hardware watchdog (HW_WDT False)."""
+    if not getattr(board, "HW_WDT", True):
+        return 0
     return board.WDT_TIMEOUT_MS - _WDT_MARGIN_MS
 
 
@@ -288,7 +291,8 @@ def _board_opts(board):
 
     return {"device": None, "unit": getattr(board, "MODBUS_UNIT", 1),
             "realtime": not getattr(board, "LOCKSTEP", False),
-            "silence_ms": silence_ms(board.UART_BAUD), "baud": board.UART_BAUD,
+            "silence_ms": getattr(board, "SILENCE_MS", 0) or silence_ms(board.UART_BAUD),
+            "baud": board.UART_BAUD,
             "state_file": None, "board": None}
 
 
@@ -329,7 +333,9 @@ def main(argv):
     every = getattr(board, "SAVE_EVERY_STEPS", _HOST_SAVE_EVERY_STEPS if host else 0)
     auth = None
     key = opts.get("key_file")
-    if not host or key:  # (the open bench profile spends no heap on it)
+    # (the open bench profile, on the Unix port without a key or on an emulated rig board with
+    # OPEN_BENCH, spends no heap on it)
+    if (not host and not getattr(board, "OPEN_BENCH", False)) or key:
         from hal.keystore import load_auth
 
         auth = load_auth(key or board)

@@ -14,8 +14,9 @@ def _run(args):
         pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunError("cannot create the report folder %s (%s)" % (args.out, e.strerror or e))
-    if args.target not in ("unix", "cpython") and not args.target.startswith("serial:"):
-        raise RunError("--target must be unix, cpython or serial:PATH (e.g. serial:/dev/ttyUSB0)")
+    if args.target not in ("unix", "cpython", "qemu") and not args.target.startswith("serial:"):
+        raise RunError("--target must be unix, cpython, qemu or serial:PATH "
+                       "(e.g. serial:/dev/ttyUSB0)")
     if args.baud is not None and not 1200 <= args.baud <= 4000000:
         raise RunError("--baud must be in 1200..4000000")
     run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
@@ -68,7 +69,9 @@ def main(argv=None):
                    help="unix (spawn the firmware on the MicroPython Unix port behind a pty) "
                         "or serial:PATH (the serial adapter on a board's Modbus UART, e.g. "
                         "serial:/dev/ttyUSB0), or cpython (the firmware's modules in this "
-                        "process, no link: fast, for sweeps)")
+                        "process, no link: fast, for sweeps), or qemu (the firmware frozen into "
+                        "MicroPython's qemu port on an emulated Cortex-M3, built by "
+                        "`make micropython`)")
     r.add_argument("--baud", type=int, default=None,
                    help="line rate (default: the scenario's); with --target unix the proxy "
                         "emulates a half-duplex UART at this rate")
@@ -77,7 +80,9 @@ def main(argv=None):
                         "(default: the scenario's [scenario] realtime, else lock-step)")
     r.add_argument("--out", default="out/run", help="report folder (default out/run)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--heapsize", default=None, help="Unix port heap, e.g. 64k (-X heapsize)")
+    r.add_argument("--heapsize", default=None,
+                   help="unix: the Unix port's heap, e.g. 64k (-X heapsize); qemu: the heap left "
+                        "free to the firmware at its start (a ballast takes the rest)")
     r.add_argument("--from-source", action="store_true",
                    help="unix target: run firmware/main.py and its modules from source instead "
                         "of the mpy-cross build of the unix board (what a board runs); for "

@@ -172,14 +172,21 @@ class Run:
                 self.warnings.append("link faults, cuts and restarts need --target unix "
                                      "(the fault proxy sits on the pty): not injected")
             self.link = Link(device=self.target[len("serial:"):])
+        elif self.target == "qemu":  # the firmware on an emulated board (hil/qemu.py)
+            from hil.qemu import qemu_link
+            try:
+                self.link = qemu_link(faults, lk, self.warnings, heapsize=self.heapsize)
+            except LinkError as e:
+                raise RunError(str(e))
         else:
-            raise RunError("unknown target %r: use unix or serial:PATH" % self.target)
+            raise RunError("unknown target %r: use unix, cpython, qemu or serial:PATH"
+                           % self.target)
         try:
             self.link.open()
         except (LinkError, OSError) as e:
             raise RunError(str(e))
         self._faults_on(False)  # set-up runs on a clean link; faults start with the run
-        timeout = lk["timeout_ms"] / 1000.0
+        timeout = max(lk["timeout_ms"] / 1000.0, getattr(self.link, "min_timeout_s", 0))
         self.unit = Unit(make_client(self.link.client_path, self.baud, timeout), self.unit_id)
         self.unit.signer = signer
         fw = self.link.firmware
