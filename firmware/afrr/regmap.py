@@ -117,8 +117,11 @@ INPUT = (
     (0x002A, "prev_up_wh", S32, "Wh", S_ENERGY),  # upward energy of the previous ISP
     (0x002C, "prev_down_wh", S32, "Wh", S_ENERGY),  # downward energy of the previous ISP
     (0x002E, "fw_version", U16, "-", S_UNIT),  # register map version (major*256 + minor)
+    # battery baseline in force for the running ISP, + = discharge; p_set = baseline + aFRR
+    (0x002F, "base_kw", S32, "kW", S_OUT),
+    (0x0031, "base_next_kw", S32, "kW", S_OUT),  # baseline declared for the next ISP
 )
-INPUT_COUNT = 0x002F  # registers 0x0000..0x002E
+INPUT_COUNT = 0x0033  # registers 0x0000..0x0032
 MIRROR_BASE = 0x0080  # holding address of input register 0
 
 CFG_BASE = 0x0100
@@ -128,7 +131,7 @@ RESERVED = (  # (first, last) holding address; exception 02
     (0x0300, 0x03FF),  # bids / market
 )
 
-VERSION = 0x0100  # 1.0
+VERSION = 0x0101  # 1.1
 
 HOLD_COUNT = 0x001F  # holding registers 0x0000..0x001E are mapped
 
