@@ -16,6 +16,7 @@ import time
 from afrr import regmap
 from afrr.config import FIELDS
 from afrr.controller import F_FAILSAFE
+from hil import socmetrics
 from hil.client import ClientError, Unit, make_client
 from hil.link import Faults, Link, LinkError, UnixFirmware
 from hil.scenario import MODES, ScenarioError, unit_config
@@ -107,6 +108,10 @@ class Run:
             raise ScenarioError("%s: [grid] area: %d ties, the unit takes 8" % (sc.path, n_ties))
         derived["n_ties"] = n_ties
         derived["k_mw_hz"] = max(1, int(round(area.k_mw_per_hz)))
+        # participation factor from the world file: the unit's band over the area's aFRR band
+        band = max(sc.unit.get("band_up_kw", derived["band_up_kw"]),
+                   sc.unit.get("band_down_kw", derived["band_down_kw"]))
+        derived["share_ppm"] = socmetrics.share_ppm(band, max(area.afrr_up_mw, area.afrr_down_mw))
         cfg = unit_config(sc, derived)
         p = sc.plant
         try:
@@ -270,7 +275,8 @@ class Run:
         mode = sc.scenario["mode"]
         bar = self._progress_bar(n)
         p_set = 0
-        sp_req = 0  # kW: what is asked of the unit (TSO set-point in remote mode, else p_set)
+        base = 0  # kW: the unit's baseline in force (p_set = base + aFRR set-point)
+        sp_req = 0  # kW: aFRR asked of the unit (TSO set-point in remote mode, else p_set - base)
         last = None
         self._faults_on(True)
         t_wall0 = time.monotonic()
@@ -297,6 +303,7 @@ class Run:
             out, retries = self._transaction(vals)
             if out is not None:
                 p_set = out["p_set_kw"]
+                base = out["base_kw"]
                 last = out
             self._record_step(t_s, out, retries, sp_sent, m)
             for _j in range(sub):
@@ -306,8 +313,8 @@ class Run:
                 st = self.sim.area_state(self.area_name)
                 self.samples.append({
                     "t_s": self.sim.t_ms / 1000.0, "f_mhz": st["f_mhz"],
-                    "area_ace_kw": st["ace_kw"], "p_set_kw": p_set, "p_kw": d,
-                    "sp_req_kw": sp_req if mode == "remote" else p_set,
+                    "area_ace_kw": st["ace_kw"], "p_set_kw": p_set, "p_kw": d, "base_kw": base,
+                    "sp_req_kw": sp_req if mode == "remote" else p_set - base,
                     "soc": self.bat.soc, "failsafe": bool(last and last["flags"] & F_FAILSAFE),
                     "link_ok": out is not None})
             if bar is not None:
@@ -351,6 +358,7 @@ class Run:
             self.samples.append({
                 "t_s": t_s + j + 1.0, "f_mhz": m["f_mhz"], "area_ace_kw": m["ace_kw"],
                 "p_set_kw": self._p_set, "p_kw": d, "sp_req_kw": sp, "soc": self.bat.soc,
+                "base_kw": self._last["base_kw"] if self._last else 0,
                 "failsafe": bool(self._last and self._last["flags"] & F_FAILSAFE),
                 "link_ok": out is not None})
         if self._bar is not None:
@@ -378,7 +386,9 @@ def summarize(run):
     up_lim = min(cfg["band_up_kw"], cfg["rating_kw"])
     down_lim = min(cfg["band_down_kw"], cfg["rating_kw"])
     outs = [s["out"] for s in steps if s["out"] is not None]
-    viol = sum(1 for o in outs if not (-down_lim <= o["p_set_kw"] <= up_lim))
+    # aFRR part (set-point minus baseline) inside the band, the whole set-point inside the rating
+    viol = sum(1 for o in outs if not (-down_lim <= o["p_set_kw"] - o["base_kw"] <= up_lim)
+               or abs(o["p_set_kw"]) > cfg["rating_kw"])
     soc_lo, soc_hi = cfg["soc_min_x100"] / 10000.0, cfg["soc_max_x100"] / 10000.0
     socs = [s["soc"] for s in samples]
     dt = 1.0 / 3600.0
@@ -417,7 +427,8 @@ def summarize(run):
     for s in samples:
         q = int(((start + s["t_s"] - 1.0) % 86400.0) // 900.0)
         e = rig_wh.setdefault(q, [0.0, 0.0])
-        e[0 if s["p_set_kw"] > 0 else 1] += abs(s["p_set_kw"]) / 3.6
+        a = s["p_set_kw"] - s.get("base_kw", 0)  # the firmware counts aFRR energy only
+        e[0 if a > 0 else 1] += abs(a) / 3.6
     bad_isp = set()
     for s in steps:
         if not s["ok"]:
@@ -436,7 +447,9 @@ def summarize(run):
         prev = o
     from host.metrics import acceptance_channel
     band = max(cfg["band_up_kw"], cfg["band_down_kw"], 1)
-    acc = acceptance_channel([s["sp_req_kw"] for s in samples], [s["p_kw"] for s in samples],
+    # aFRR delivered = delivered minus the declared baseline
+    acc = acceptance_channel([s["sp_req_kw"] for s in samples],
+                             [s["p_kw"] - s.get("base_kw", 0) for s in samples],
                              band) if len(samples) > 1 else None
     summary = {
         "scenario": sc.scenario["name"] or sc.path.stem,
@@ -497,6 +510,7 @@ def summarize(run):
         "acceptance_passed": int(acc["passed"]) if acc else None,
         "config": cfg,
     }
+    summary.update(socmetrics.summary(run, cfg, acc))
     if getattr(run, "market", None) is not None:
         from host.market.publication import settlement
         rows = settlement(run.market_log)

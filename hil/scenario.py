@@ -73,6 +73,7 @@ METRICS = (
     "isp_energy_checked", "isp_energy_mismatch_wh", "acceptance_share_under",
     "acceptance_max_window_under_share", "acceptance_late_reactions", "acceptance_passed",
     "revenue_eur", "market_energy_up_kwh", "market_energy_down_kwh",
+    "soc_guard_share", "acceptance_isp_share", "acceptance_isps", "cycles_per_day",
 )
 
 
