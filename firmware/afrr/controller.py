@@ -295,18 +295,9 @@ class Controller:
         soc -= muldiv(o.base_kw, 2500, c.cap_kwh)
         lo = c.soc_min_x100
         w = (c.soc_max_x100 - lo) >> 3  # the target window: the middle quarter of the SoC window
-        mid = lo + 4 * w
-        b = 0
-        if soc > mid + w:
-            b = muldiv(soc - mid, c.cap_kwh, 2500)
-            room = c.rating_kw - c.band_up_kw
-            if b > room:
-                b = room
-        elif soc < mid - w:
-            b = muldiv(mid - soc, c.cap_kwh, 2500)
-            room = c.rating_kw - c.band_down_kw
-            b = -(b if b < room else room)
-        o.base_next_kw = b
+        soc -= lo + 4 * w  # deviation from the window's middle
+        o.base_next_kw = clamp(muldiv(soc, c.cap_kwh, 2500), c.band_down_kw - c.rating_kw,
+                               c.rating_kw - c.band_up_kw) if soc > w or soc < -w else 0
 
     # ---- the step ---------------------------------------------------------------------------
     def step(self, m, dt_ms):
