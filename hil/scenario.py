@@ -70,10 +70,12 @@ METRICS = (
     "injected_req_frames_corrupted", "injected_req_frames_lost",
     "injected_resp_frames_corrupted", "injected_resp_frames_lost", "injected_bits_flipped",
     "injected_bytes_dropped", "crc_counter_mismatch", "bytes_counter_mismatch", "restarts",
-    "isp_energy_checked", "isp_energy_mismatch_wh", "acceptance_share_under",
-    "acceptance_max_window_under_share", "acceptance_late_reactions", "acceptance_passed",
+    "isp_energy_checked", "isp_energy_mismatch_wh", "acceptance_passed",
+    "acceptance_charged_s", "acceptance_flagged_s", "acceptance_isps", "acceptance_isps_failed",
+    "acceptance_under_kwh_pos", "acceptance_under_kwh_neg", "prequal_steps",
+    "prequal_late_reactions", "prequal_not_reached",
     "revenue_eur", "market_energy_up_kwh", "market_energy_down_kwh",
-    "soc_guard_share", "acceptance_isp_share", "acceptance_isps", "cycles_per_day",
+    "soc_guard_share", "acceptance_isp_share", "cycles_per_day",
 )
 
 
@@ -85,6 +87,7 @@ class Scenario:
             setattr(self, table, {k: v[1] for k, v in keys.items()})
         self.unit = {}
         self.criteria = {}
+        self.world = None  # a host.grid World that replaces the world file (sweeps), or None
 
     def __getitem__(self, table):
         return getattr(self, table)
@@ -127,6 +130,12 @@ def load(path):
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError("%s: not valid TOML: %s" % (path, e))
+    return from_data(path, data)
+
+
+def from_data(path, data):
+    """A scenario from the parsed TOML of `path` (a sweep applies its parameters to it)."""
+    path = pathlib.Path(path)
     sc = Scenario(path, data)
     known = set(SCHEMA) | {"unit", "criteria"}
     for table in data:

@@ -1,5 +1,6 @@
 # Battery state-of-charge management in a HIL run: participation factor, time at the SoC guard,
-# acceptance per ISP on delivered minus baseline, equivalent full cycles, and the SoC plot.
+# share of ISPs passing the acceptance model (on delivered minus baseline), equivalent full
+# cycles, and the SoC plot.
 import math
 
 from afrr.controller import F_SOC_LIMIT
@@ -40,48 +41,19 @@ def cycles_per_day(samples, cap_kwh):
     return thr / (2.0 * cap_kwh) / days
 
 
-def isp_index(start_tod_s, t_s):
-    """ISP of the 1 s sample that ends at t_s (run time) for a run starting at start_tod_s."""
-    return int(((start_tod_s + t_s - 1.0) % 86400.0) // ISP_S)
-
-
-def acceptance_per_isp(acc, samples, start_tod_s, window_s=300, window_limit=0.05):
-    """(ISPs judged, ISPs passed) from an acceptance_channel() result over the whole run.
-
-    An ISP passes when no rolling window_s window that ends inside it has under-fulfilment
-    above window_limit, and no set-point change inside it was reacted to late or not reached.
-    Only whole ISPs (900 samples from the ISP start) are judged.
-    """
-    if acc is None or not samples:
+def isp_share(acc):
+    """(whole ISPs judged, ISPs passed) from an AcceptanceResult (host.metrics.evaluate): an ISP
+    passes when none of its seconds is charged as allocable under-fulfilment; an ISP the run
+    covers only in part is not judged."""
+    if acc is None:
         return 0, 0
-    under = acc["under"]
-    n = len(under)
-    c = [0]
-    for u in under:
-        c.append(c[-1] + int(u))
-    bad = set()
-    for end in range(window_s, n + 1):  # window [end - w, end)
-        if (c[end] - c[end - window_s]) / window_s > window_limit:
-            bad.add(end - 1)
-    late = set(acc["late_reactions_s"]) | set(acc["not_reached_s"])
-    groups = {}
-    for i, s in enumerate(samples):
-        k = (start_tod_s + s["t_s"] - 1.0) // ISP_S  # absolute ISP number: days apart differ
-        groups.setdefault(k, []).append(i)
-    judged = passed = 0
-    for idx in groups.values():
-        if len(idx) < ISP_S:
-            continue
-        judged += 1
-        if not any(i in bad or i in late for i in idx):
-            passed += 1
-    return judged, passed
+    whole = [q for q in acc.isps if q["seconds"] == ISP_S]
+    return len(whole), sum(1 for q in whole if q["passed"])
 
 
 def summary(run, cfg, acc):
     """The SoC-management figures of a run (all None for a flexible load)."""
-    start = run.sc.grid["start_tod_s"]
-    judged, passed = acceptance_per_isp(acc, run.samples, start)
+    judged, passed = isp_share(acc)
     bat = cfg["unit_type"] == 0
     bases = [s.get("base_kw", 0) for s in run.samples]
     return {
@@ -89,8 +61,8 @@ def summary(run, cfg, acc):
         "soc_guard_share": round(guard_share(run.steps), 4) if bat and run.steps else None,
         "cycles_per_day": round(cycles_per_day(run.samples, cfg["cap_kwh"]), 3)
         if bat and run.samples else None,
-        "acceptance_isps": judged,
-        "acceptance_isps_passed": passed,
+        "acceptance_isps_whole": judged,
+        "acceptance_isps_whole_passed": passed,
         "acceptance_isp_share": round(passed / judged, 4) if judged else None,
         "baseline_max_abs_kw": max((abs(b) for b in bases), default=0),
         "baseline_energy_up_kwh": round(sum(max(0, b) for b in bases) / 3600.0, 3),
@@ -157,7 +129,7 @@ def markdown(summary):
             "| participation factor | %d ppm |" % summary["share_ppm"],
             "| time at the SoC guard | %.2f %% |" % (100 * summary["soc_guard_share"]),
             "| ISPs passing the acceptance check (delivered - baseline) | %d of %d (%s) |" % (
-                summary["acceptance_isps_passed"], summary["acceptance_isps"],
+                summary["acceptance_isps_whole_passed"], summary["acceptance_isps_whole"],
                 "n/a" if pct is None or math.isnan(pct) else "%.1f %%" % (100 * pct)),
             "| equivalent full cycles per day | %.3f |" % summary["cycles_per_day"],
             "| largest baseline | %d kW |" % summary["baseline_max_abs_kw"],
