@@ -431,29 +431,30 @@ def summarize(run):
         clear.append(later[0] - b if later else None)
     # the firmware's ISP energy counters against the set-point it commanded (integrated here):
     # every completed ISP in which every transaction went through and nothing restarted
+    # ISPs are numbered from the run's day 0 (the firmware's isp register is the ISP of the day)
     start = sc.grid["start_tod_s"]
     rig_wh = {}
     for s in samples:
-        q = int(((start + s["t_s"] - 1.0) % 86400.0) // 900.0)
+        q = int((start + s["t_s"] - 1.0) // 900.0)
         e = rig_wh.setdefault(q, [0.0, 0.0])
         a = s["p_set_kw"] - s.get("base_kw", 0)  # the firmware counts aFRR energy only
         e[0 if a > 0 else 1] += abs(a) / 3.6
     bad_isp = set()
     for s in steps:
         if not s["ok"]:
-            bad_isp.add(int(((start + s["t_s"]) % 86400.0) // 900.0))
+            bad_isp.add(int((start + s["t_s"]) // 900.0))
     for t in sc.link["restarts"]:
-        bad_isp.add(int(((start + float(t)) % 86400.0) // 900.0))
-    isp_err, prev = [], None
+        bad_isp.add(int((start + float(t)) // 900.0))
+    isp_err, prev, prev_q = [], None, None
     for s in steps:
         o = s["out"]
         if o is None:
             continue
         if prev is not None and o["isp"] != prev["isp"] and prev["isp"] >= 0 \
-                and prev["isp"] in rig_wh and prev["isp"] not in bad_isp:
-            up, down = rig_wh[prev["isp"]]
+                and prev_q in rig_wh and prev_q not in bad_isp:
+            up, down = rig_wh[prev_q]
             isp_err.append(max(abs(o["prev_up_wh"] - up), abs(o["prev_down_wh"] - down)))
-        prev = o
+        prev, prev_q = o, int((start + s["t_s"]) // 900.0)
     # German acceptance model on the 1 s TSO request vs delivered power; the run's UTC anchor
     # is 2026-01-01 plus the scenario's start time of day. aFRR delivered = delivered minus the
     # baseline in force (a battery's declared schedule; 0 otherwise)
