@@ -36,10 +36,6 @@ def configs(draw, **fixed):
     kw["unit_ramp_kw_s"] = val("unit_ramp_kw_s", lo=-(-band // kw["fat_s"]))
     kw["soc_max_x100"] = val("soc_max_x100", lo=1)
     kw["soc_min_x100"] = val("soc_min_x100", hi=kw["soc_max_x100"] - 1)
-    kw["soc_target_hi_x100"] = val("soc_target_hi_x100", lo=kw["soc_min_x100"],
-                                   hi=kw["soc_max_x100"])
-    kw["soc_target_lo_x100"] = val("soc_target_lo_x100", lo=kw["soc_min_x100"],
-                                   hi=kw["soc_target_hi_x100"])
     kw["load_max_kw"] = val("load_max_kw")
     kw["base_kw"] = val("base_kw", hi=kw["load_max_kw"])
     kw["load_min_kw"] = val("load_min_kw", hi=kw["base_kw"])
