@@ -6,6 +6,7 @@ PY := $(BIN)/python
 MPY := $(BIN)/micropython
 BOARD ?= unix
 PORT ?=
+RIG_PORT ?=
 SCENARIO ?= hil/scenarios/default.toml
 OUT ?= out
 GRID_SCENARIO ?= nordbalt_trip
@@ -13,9 +14,11 @@ MARKET_SCENARIO ?= uncongested
 
 .PHONY: venv run test test-host test-mpy bench lint clean simulate market firmware deploy hil
 
-$(VENV)/.installed: requirements.txt
+# Then the project itself, in development mode (its pytest plugin: the HIL fixtures).
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 venv: $(VENV)/.installed
@@ -37,23 +40,26 @@ test-mpy: venv
 bench: venv
 	$(PY) -m bench --out $(OUT)/bench.json
 
-## firmware: compile for BOARD into build/$(BOARD)/ (size table; fails over the flash budget)
+## firmware: compile for BOARD into build/$(BOARD)/ (size table; fails over the flash budget;
+##   RIG=1: a HIL rig build that steps on sim_time_ms writes, lock-step)
 firmware: venv
-	$(PY) tools/build_firmware.py $(BOARD) --out build
+	$(PY) tools/build_firmware.py $(BOARD) --out build $(if $(RIG),--lockstep)
 
-## deploy: copy build/$(BOARD)/ to the board on PORT with mpremote, then reset it
+## deploy: copy build/$(BOARD)/ (and the key file KEY=, if given) to the board on PORT, reset it
+##   (RIG=1: the lock-step rig build)
 deploy: venv
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check
-	$(PY) tools/build_firmware.py $(BOARD) --out build
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)"
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check $(if $(KEY),--key "$(KEY)")
+	$(PY) tools/build_firmware.py $(BOARD) --out build $(if $(RIG),--lockstep)
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" $(if $(KEY),--key "$(KEY)")
 
-## hil: the default HIL scenario against BOARD (unix: the Unix port; else the board on PORT)
+## hil: the default HIL scenario against BOARD (unix: the Unix port; else the board whose USB
+## REPL is on PORT, through the rig's serial adapter on RIG_PORT wired to the board's Modbus UART)
 hil: venv
 ifeq ($(BOARD),unix)
 	$(PY) -m hil run $(SCENARIO) --target unix --out $(OUT)/hil-unix
 else
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check
-	$(PY) -m hil run $(SCENARIO) --target serial:$(PORT) --out $(OUT)/hil-$(BOARD)
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check --rig-port "$(RIG_PORT)"
+	$(PY) -m hil run $(SCENARIO) --target serial:$(RIG_PORT) --out $(OUT)/hil-$(BOARD) $(if $(KEY),--key "$(KEY)")
 endif
 
 ## simulate: the grid emulator alone (no firmware)

@@ -89,6 +89,7 @@ class FaultProxy:
                           "bytes_dropped": 0, "bits_flipped": 0, "corrupted_bytes_out": 0}
                       for d in ("req", "resp")}
         self._queue = []  # (due monotonic s, fd, bytes) for delayed chunks
+        self._swallow = None  # threading.Event of an injected frame whose reply is awaited
         self._line_free = 0.0  # monotonic s when the emulated line is free again
         self._stop = threading.Event()
         self._r, self._w = os.pipe()
@@ -112,7 +113,22 @@ class FaultProxy:
         self._out["req"] = fd
         os.write(self._w, b"r")
 
+    def inject(self, data, reply=True, timeout_s=10.0):
+        """Put a raw frame on the unit's line as another bus master would (security scenario).
+
+        Call between the rig's transactions. Its reply (none to a broadcast) is taken off the
+        line here, so the rig's client never sees it. Returns False if no reply came in time.
+        """
+        ev = threading.Event() if reply else None
+        self._swallow = ev
+        self._write(self._out["req"], data)
+        return ev.wait(timeout_s) if reply else True
+
     def _mangle(self, d, data):
+        if d == "resp" and self._swallow is not None:
+            ev, self._swallow = self._swallow, None
+            ev.set()
+            return b""
         st = self.stats[d]
         st["frames"] += 1
         st["bytes"] += len(data)
@@ -208,8 +224,9 @@ class UnixFirmware:
     """The firmware on the MicroPython Unix port behind a pty; start(), stop(), restart()."""
 
     def __init__(self, realtime=False, unit=1, silence_ms=4, state_file=None, heapsize=None,
-                 source=False):
+                 source=False, key_file=None):
         self.realtime = realtime
+        self.key_file = key_file  # the unit's key (hil/auth.py): locked, signed commands
         self.unit = unit
         self.silence_ms = silence_ms
         self.state_file = state_file
@@ -219,6 +236,12 @@ class UnixFirmware:
         # True: run firmware/main.py and the modules from source (debugging: edit and rerun).
         self.source = source
         self._build = None  # tempfile.TemporaryDirectory holding the build, made on first start
+        # everything the firmware prints (stdout and stderr), over every start, goes to one
+        # file, with a "--- " line from the rig at each start and exit (a file, not a pipe:
+        # survives a kill, and a chatty firmware cannot block on a full pipe)
+        self._logdir = None
+        self._exit_noted = True
+        self.starts = 0
         self.proc = None
         self.master = self.slave = None
         self.path = None
@@ -254,9 +277,28 @@ class UnixFirmware:
             cmd.append("--realtime")
         if self.state_file:
             cmd += ["--state-file", str(self.state_file)]
-        self.proc = subprocess.Popen(cmd, cwd=str(ROOT), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        if self.key_file:
+            cmd += ["--key-file", str(self.key_file)]
+        self.starts += 1
+        with open(self.log_path(), "ab") as log:
+            log.write(("--- firmware start %d: %s\n" % (self.starts, " ".join(cmd))).encode())
+            log.flush()
+            self.proc = subprocess.Popen(cmd, cwd=str(ROOT), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        self._exit_noted = False
         return self
+
+    def log_path(self):
+        if self._logdir is None:
+            self._logdir = tempfile.TemporaryDirectory(prefix="afrr-fwlog-")
+        return pathlib.Path(self._logdir.name) / "firmware.log"
+
+    def log(self):
+        """All the firmware printed so far, over every start, with the rig's "--- " lines."""
+        try:
+            return self.log_path().read_bytes().decode(errors="replace")
+        except OSError:
+            return ""
 
     def kill(self):
         """Hard stop (SIGKILL), as a crash would."""
@@ -265,18 +307,27 @@ class UnixFirmware:
             self.proc.wait(5)
 
     def stop(self):
-        out = b""
-        if self.proc:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-            try:
-                out, _ = self.proc.communicate(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                out, _ = self.proc.communicate()
+        """End the firmware and return its log (every start so far).
+
+        The pty is closed first: the firmware sees the hang-up, saves its state, prints why it
+        stopped and exits; one that does not within 10 s is terminated, then killed."""
         _close_fds(self.master, self.slave)
         self.master = self.slave = None
-        return (out or b"").decode(errors="replace")
+        if self.proc and not self._exit_noted:
+            for end in (None, self.proc.terminate, self.proc.kill):
+                if end is not None:
+                    end()
+                try:
+                    self.proc.wait(10 if end is None else 5)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+            rc = self.proc.returncode
+            with open(self.log_path(), "ab") as log:
+                log.write(("--- firmware exited: status %s%s\n" % (
+                    rc, " (signal %d)" % -rc if rc is not None and rc < 0 else "")).encode())
+            self._exit_noted = True
+        return self.log()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -68,7 +68,7 @@ def write(run, summary, acc, out_dir):
                         round(s["p_kw"], 3), round(s["soc"], 6), int(s["failsafe"]),
                         int(s["link_ok"]), s.get("base_kw", 0)])
     (out / "firmware.log").write_text(run.firmware_log or "")
-    _plots(run, acc, out)
+    _plots(run, acc, out, summary)
     soc_md = []
     if run.cfg.get("unit_type") == 0 and run.samples:
         socmetrics.plot(run, run.cfg, out)
@@ -114,7 +114,22 @@ def write(run, summary, acc, out_dir):
     (out / "report.md").write_text("\n".join(md) + "\n")
 
 
-def _plots(run, acc, out):
+def shade(ax, summary):
+    """Shade the link cuts and set-point losses (grey) and the time on the fail-safe path (red,
+    hatched), from summary.json's *_windows_s: during a cut the rig hears nothing, so the
+    fail-safe part there is the measured engagement (failsafe_engage_s)."""
+    if not summary:
+        return
+    for key, label, kw in (
+            ("cut_windows_s", "link cut", {"color": "0.5", "alpha": 0.25}),
+            ("loss_windows_s", "set-point loss", {"color": "tab:purple", "alpha": 0.15}),
+            ("failsafe_windows_s", "fail-safe", {"color": "tab:red", "alpha": 0.12,
+                                                 "hatch": "//"})):
+        for i, (lo, hi) in enumerate(summary.get(key, [])):
+            ax.axvspan(lo, hi, label=label if i == 0 else None, lw=0, **kw)
+
+
+def _plots(run, acc, out, summary=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -126,6 +141,7 @@ def _plots(run, acc, out):
         f, ax = plt.subplots(figsize=(9, 3.2))
         for label, ys in series:
             ax.plot(t[:len(ys)], ys, label=label, lw=1)
+        shade(ax, summary)
         if extra:
             extra(ax)
         ax.set_xlabel("t [s]")
@@ -167,6 +183,7 @@ def _plots(run, acc, out):
     ax.plot(ts, crc, label="firmware CRC errors (cumulative)", lw=1)
     ax.step(ts, [x["inj_req_corrupted"] for x in st], where="post", lw=1, ls="--",
             label="request frames corrupted by the proxy (cumulative)")
+    shade(ax, summary)
     ax.set_xlabel("t [s]")
     ax.set_title("Link errors")
     ax.grid(alpha=0.3)

@@ -9,6 +9,7 @@
 # Real time (--realtime): the firmware steps on its own clock; the rig paces the emulator to the
 # wall clock and writes measurements every second.
 import math
+import os
 import pathlib
 import tempfile
 import time
@@ -17,6 +18,8 @@ from afrr import regmap
 from afrr.config import FIELDS
 from afrr.controller import F_FAILSAFE
 from hil import socmetrics
+from hil.auth import METRICS as ATTACK_METRICS
+from hil.auth import Attacker, Signer, keygen, load_key
 from hil.client import ClientError, Unit, make_client
 from hil.link import Faults, Link, LinkError, UnixFirmware
 from hil.scenario import MODES, ScenarioError, unit_config
@@ -38,8 +41,14 @@ def _in(windows, t):
 
 def _firmware_said(log):
     """' (firmware said: <its last non-blank line>)' for an error message, or ''."""
-    last = [ln for ln in log.splitlines() if ln.strip()]
+    last = [ln for ln in log.splitlines() if ln.strip() and not ln.startswith("--- ")]
     return " (firmware said: %s)" % last[-1] if last else ""
+
+
+def _attack_due(attack, t_s, cycle_ms):
+    """True in the control cycle where an [attack] round falls."""
+    t = t_s - attack["start_s"]
+    return t >= 0 and (t * 1000) % (attack["period_s"] * 1000) < cycle_ms
 
 
 def _script_value(points, t):
@@ -53,13 +62,16 @@ def _script_value(points, t):
 
 
 class Run:
-    def __init__(self, sc, target="unix", baud=None, realtime=False, progress=True,
-                 unit_id=1, heapsize=None, source=False):
+    def __init__(self, sc, target="unix", baud=None, realtime=None, progress=True,
+                 unit_id=1, heapsize=None, source=False, key_file=None):
         self.sc = sc
+        self.key_file = key_file  # the unit's key (serial target), hil/auth.py
+        self.attacker = None
         self.target = target
         self.baud = baud or sc.link["baud"]
         self._cli_baud = baud or 0
-        self.realtime = realtime
+        # None: as the scenario declares ([scenario] realtime)
+        self.realtime = sc.scenario["realtime"] if realtime is None else realtime
         self.progress = progress
         self.unit_id = unit_id
         self.heapsize = heapsize
@@ -69,6 +81,7 @@ class Run:
         self.firmware_log = ""
         self.warnings = []
         self._state_dir = None
+        self._key_dir = None
         self.restart_counters = {"crc_errors": 0, "frames_ok": 0, "exceptions": 0,
                                  "bytes_dropped": 0}
 
@@ -126,11 +139,23 @@ class Run:
         lk = self.sc.link
         if self.target == "cpython":  # the firmware's modules in this process, no link
             from hil.inproc import InProcessLink
+            if self.realtime:
+                raise RunError("real time needs a firmware on its own clock (--target unix or "
+                               "serial:PATH); run --target cpython with --no-realtime")
             if lk["drop_rate"] or lk["flip_rate"] or lk["cuts"] or lk["restarts"]:
                 self.warnings.append("link faults, cuts and restarts need --target unix "
                                      "(the cpython target has no link): not injected")
-            self.link = InProcessLink(unit=self.unit_id)
+            if self.sc.attack["kinds"]:
+                raise RunError("an [attack] needs --target unix (the cpython target has no "
+                               "line to inject frames on)")
+            signer = auth = None
+            if lk["auth"]:  # the rig's own key, held in memory by both sides
+                from afrr.auth import Auth
+                signer = Signer(1, os.urandom(32))
+                auth = Auth(signer.key, signer.key_id)
+            self.link = InProcessLink(unit=self.unit_id, auth=auth)
             self.unit = Unit(self.link.client, self.unit_id)
+            self.unit.signer = signer
             self._configure()
             return
         # unix target: the proxy emulates a UART line at --baud (or [link] line_baud) if given
@@ -138,13 +163,14 @@ class Run:
         faults = {d: Faults(lk["drop_rate"], lk["flip_rate"], lk["latency_ms"], lk["jitter_ms"],
                             line_baud=line if self.target == "unix" else 0)
                   for d in ("req", "resp")}
+        signer, key_file = self._key()
         if self.target == "unix":
             state = None
             if lk["restarts"]:  # the restarted firmware boots from its persisted state
                 self._state_dir = tempfile.TemporaryDirectory(prefix="afrr-hil-")
                 state = pathlib.Path(self._state_dir.name) / "afrr_state.bin"
             fw = UnixFirmware(realtime=self.realtime, unit=self.unit_id, heapsize=self.heapsize,
-                              state_file=state, source=self.source)
+                              state_file=state, source=self.source, key_file=key_file)
             self.link = Link(fw, faults=faults, seed=lk["seed"])
         elif self.target.startswith("serial:"):
             if any(f.active() for f in faults.values()) or lk["cuts"] or lk["restarts"]:
@@ -160,6 +186,7 @@ class Run:
         self._faults_on(False)  # set-up runs on a clean link; faults start with the run
         timeout = lk["timeout_ms"] / 1000.0
         self.unit = Unit(make_client(self.link.client_path, self.baud, timeout), self.unit_id)
+        self.unit.signer = signer
         fw = self.link.firmware
         try:
             self.unit.connect()
@@ -169,6 +196,26 @@ class Run:
             self.firmware_log = self.link.close()
             raise RunError("%s: %s%s" % (self.target, e, _firmware_said(self.firmware_log)))
         self._configure()
+        if self.sc.attack["kinds"]:
+            if signer is None or self._proxy() is None:
+                raise RunError("an [attack] needs --target unix and [link] auth = true")
+            self.attacker = Attacker(self.unit, self._proxy(), self.cfg)
+
+    def _key(self):
+        """(Signer or None, key file for the Unix port): the rig's own key when [link] auth."""
+        path = self.key_file
+        if path is None and self.sc.link["auth"]:
+            if self.target != "unix":
+                raise RunError("[link] auth = true: give the unit's key with --key FILE")
+            self._key_dir = tempfile.TemporaryDirectory(prefix="afrr-key-")
+            path = pathlib.Path(self._key_dir.name) / "unit.key"
+            keygen(path)
+        if path is None:
+            return None, None
+        try:
+            return Signer(*load_key(path)), path
+        except ValueError as e:
+            raise RunError(str(e))
 
     def _configure(self):
         try:
@@ -202,6 +249,8 @@ class Run:
             self.firmware_log = self.link.close()
             if self._state_dir is not None:
                 self._state_dir.cleanup()
+            if self._key_dir is not None:
+                self._key_dir.cleanup()
         raise RunError("%s: firmware exited after %d steps%s" % (
             self.target, len(self.steps), _firmware_said(self.firmware_log)))
 
@@ -233,7 +282,7 @@ class Run:
     def _transaction(self, vals):
         tries = 1 + self.sc.link["retries"]
         for k in range(tries):
-            out = self.unit.lockstep(vals)
+            out = self.unit.lockstep(vals, timed=not self.realtime)
             if out is not None:
                 return out, k
         fw = self.link.firmware
@@ -304,6 +353,9 @@ class Run:
                 sp_req = sp
                 if self.unit.send_setpoint(sp):
                     sp_sent = sp
+            if self.attacker is not None and _attack_due(sc.attack, t_s, cycle_ms):
+                if not self.attacker.strike(sc.attack["kinds"]):
+                    self.warnings.append("attack round at %.0f s: the link failed" % t_s)
             vals, m = self._measure(t_ms, cycle_ms)
             if self.realtime:
                 wait = t_wall0 + t_s - time.monotonic()
@@ -388,6 +440,74 @@ class Run:
         return self.steps
 
 
+def failsafe_engagement(steps, windows, realtime, cycle_ms):
+    """Per (start, end, kind) window: (seconds to the fail-safe engaging or None, and the time
+    that delay is counted from).
+
+    Lock-step: from the window's start to the first answer with the fail-safe flag (the
+    firmware, frozen in simulated time, engages on the rig's next step).
+    Real time: from the last good write before the window (the last measurement transaction
+    that went through for a cut; the last TSO set-point that did for a set-point loss), counted
+    on the firmware's own clock, not the rig's: the first answer after the window carries the
+    firmware's step counter and how many steps it has been on the fail-safe path, so the
+    first fail-safe step is number `steps - fault_cycles + 1`, and it came k = that minus the
+    step counter answered with the last good write own cycles after the write. The write fell
+    somewhere inside the cycle before the next step, so the true delay lies in
+    ((k - 1) * cycle, k * cycle]: k * cycle is reported, correct within one cycle, however
+    late the rig's own transactions ran.
+    """
+    cyc_s = cycle_ms / 1000.0
+    engage, since = [], []
+    for a, _b, kind in windows:
+        later = [s for s in steps if s["t_s"] >= a and s["out"] is not None
+                 and s["out"]["flags"] & F_FAILSAFE]
+        good = [s for s in steps if s["t_s"] < a and s["out"] is not None
+                and (kind == "cut" or s["sp_sent"] is not None)]
+        if not later:
+            engage.append(None)
+            since.append(a)
+        elif not realtime:
+            engage.append(later[0]["t_s"] - a)
+            since.append(a)
+        elif good and later[0]["out"]["steps"] >= good[-1]["out"]["steps"]:
+            o, w = later[0]["out"], good[-1]
+            k = o["steps"] - o["fault_cycles"] + 1 - w["out"]["steps"]
+            engage.append(round(max(0, k) * cyc_s, 3))
+            since.append(w["t_s"])
+        else:  # no good write before, or a restart reset the step counter: the rig's clock
+            o = later[0]["out"]
+            engage.append(round(max(0.0, later[0]["t_s"] - o["fault_cycles"] * cyc_s - a), 3))
+            since.append(a)
+    return engage, since
+
+
+def failsafe_spans(steps, windows, engage, since, clear, t_end, cycle_s):
+    """[start, end] s on the fail-safe path, merged: each window's engagement to its clearing
+    (during a cut the rig sees nothing, so that part comes from the measured engagement), and
+    every run of answers with the fail-safe flag outside the windows."""
+    spans = []
+    for (_a, b, _k), e, t0, c in zip(windows, engage, since, clear):
+        if e is not None:
+            spans.append([t0 + e, b + c if c is not None else float(t_end)])
+    run_start = None
+    for s in steps:
+        on = s["out"] is not None and bool(s["out"]["flags"] & F_FAILSAFE)
+        if on and run_start is None:
+            run_start = s["t_s"]
+        elif not on and s["out"] is not None and run_start is not None:
+            spans.append([run_start, s["t_s"]])
+            run_start = None
+    if run_start is not None:
+        spans.append([run_start, max(float(t_end), steps[-1]["t_s"] + cycle_s)])
+    merged = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [[round(lo, 3), round(hi, 3)] for lo, hi in merged]
+
+
 def summarize(run):
     """The numbers of a run (summary.json) and the verdict of every criterion."""
     sc, cfg = run.sc, run.cfg
@@ -408,27 +528,18 @@ def summarize(run):
     inj = px.stats if px is not None else {"req": {}, "resp": {}}
     crc_fw = fin.get("crc_errors", 0) + run.restart_counters["crc_errors"]
     req_corrupt = inj["req"].get("corrupted", 0)
-    # fail-safe engagement: first step with the fail-safe flag after each link cut started
-    # (real time: the link is cut too, so the first answer after the cut tells, through
-    # fault_cycles, how many of the firmware's own cycles it has been on the fail-safe path)
-    engage = []
-    cyc_s = cfg["cycle_ms"] / 1000.0
-    for a, _b in sc.link["cuts"] + sc.remote["loss"]:
-        later = [s for s in steps if s["t_s"] >= a and s["out"] is not None
-                 and s["out"]["flags"] & F_FAILSAFE]
-        if not later:
-            engage.append(None)
-        elif run.realtime:
-            since = later[0]["t_s"] - later[0]["out"]["fault_cycles"] * cyc_s
-            engage.append(round(max(0.0, since - a), 3))
-        else:
-            engage.append(later[0]["t_s"] - a)
+    windows = [(a, b, "cut") for a, b in sc.link["cuts"]] + \
+        [(a, b, "loss") for a, b in sc.remote["loss"]]
+    engage, since = failsafe_engagement(steps, windows, run.realtime, cfg["cycle_ms"])
     # control resumes: first step without the fail-safe flag after each window ends
     clear = []
-    for _a, b in sc.link["cuts"] + sc.remote["loss"]:
+    for _a, b, _kind in windows:
         later = [s["t_s"] for s in steps if s["t_s"] >= b and s["out"] is not None
                  and not s["out"]["flags"] & F_FAILSAFE]
         clear.append(later[0] - b if later else None)
+    # what the report shades: the cut / loss windows, and the time on the fail-safe path
+    shade_fs = failsafe_spans(steps, windows, engage, since, clear, len(samples),
+                              cfg["cycle_ms"] / 1000.0)
     # the firmware's ISP energy counters against the set-point it commanded (integrated here):
     # every completed ISP in which every transaction went through and nothing restarted
     # ISPs are numbered from the run's day 0 (the firmware's isp register is the ISP of the day)
@@ -493,11 +604,15 @@ def summarize(run):
         "area_ace_max_abs_kw": max((abs(s["area_ace_kw"]) for s in samples), default=0),
         "failsafe_steps": sum(1 for o in outs if o["flags"] & F_FAILSAFE),
         "failsafe_engage_s": engage,
+        "failsafe_engage_from_s": since,
         "failsafe_engage_max_s": max((e for e in engage if e is not None), default=None),
         "failsafe_never_engaged": sum(1 for e in engage if e is None),
         "failsafe_clear_s": clear,
         "failsafe_clear_max_s": max((c for c in clear if c is not None), default=None),
         "failsafe_never_cleared": sum(1 for c in clear if c is None),
+        "cut_windows_s": [[a, b] for a, b in sc.link["cuts"]],
+        "loss_windows_s": [[a, b] for a, b in sc.remote["loss"]],
+        "failsafe_windows_s": shade_fs,
         "fw_steps": fin.get("steps"),
         "fw_frames_ok": fin.get("frames_ok"),
         "fw_crc_errors": crc_fw,
@@ -531,6 +646,8 @@ def summarize(run):
         "config": cfg,
     }
     summary.update(socmetrics.summary(run, cfg, acc))
+    summary.update(run.attacker.metrics() if run.attacker is not None
+                   else dict.fromkeys(ATTACK_METRICS))
     if getattr(run, "market", None) is not None:
         from host.market.publication import settlement
         rows = settlement(run.market_log)

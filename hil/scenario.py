@@ -4,6 +4,8 @@ import tomllib
 
 from afrr.config import ConfigError, field_index
 from afrr.config import load as load_config
+from hil.auth import KINDS as ATTACK_KINDS
+from hil.auth import METRICS as ATTACK_METRICS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -20,6 +22,7 @@ SCHEMA = {
         "duration_s": (int, 900, 4, 7 * 86400),
         "mode": (str, "local", None, None),
         "seed": (int, 1, 0, 2**31),
+        "realtime": (bool, False, None, None),  # run in real time unless --no-realtime
     },
     "grid": {
         "world": (str, "host/worlds/baltic.toml", None, None),
@@ -55,6 +58,14 @@ SCHEMA = {
         "seed": (int, 7, 0, 2**31),
         "baud": (int, 115200, 1200, 4000000),
         "line_baud": (int, 0, 0, 4000000),
+        # the rig makes a key, the unit runs locked and every command is signed (hil/auth.py)
+        "auth": (bool, False, None, None),
+    },
+    # another master injecting frames through the fault proxy (hil/auth.py KINDS)
+    "attack": {
+        "kinds": (list, [], None, None),
+        "start_s": (int, 0, 0, 7 * 86400),
+        "period_s": (int, 60, 4, 7 * 86400),
     },
 }
 MODES = {"off": 0, "local": 1, "remote": 2}
@@ -76,6 +87,7 @@ METRICS = (
     "prequal_late_reactions", "prequal_not_reached",
     "revenue_eur", "market_energy_up_kwh", "market_energy_down_kwh",
     "soc_guard_share", "acceptance_isp_share", "cycles_per_day",
+    *ATTACK_METRICS,
 )
 
 
@@ -102,7 +114,7 @@ def _check(path, table, key, value, spec):
     typ, _d, lo, hi = spec
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, typ) or isinstance(value, bool):
+    if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
         _fail(path, table, key, "must be %s, not %r" % (typ.__name__, value))
     if lo is not None and not (lo <= value <= hi):
         _fail(path, table, key, "%r outside %s..%s" % (value, lo, hi))
@@ -151,6 +163,9 @@ def from_data(path, data):
             sc[table][key] = _check(path, table, key, value, keys[key])
     if sc.scenario["mode"] not in MODES:
         _fail(path, "scenario", "mode", "must be one of %s" % ", ".join(MODES))
+    for kind in sc.attack["kinds"]:
+        if kind not in ATTACK_KINDS:
+            _fail(path, "attack", "kinds", "%r: known kinds %s" % (kind, ", ".join(ATTACK_KINDS)))
     sc.remote["loss"] = _windows(path, "remote", "loss", sc.remote["loss"])
     sc.link["cuts"] = _windows(path, "link", "cuts", sc.link["cuts"])
     for t in sc.link["restarts"]:
