@@ -3,6 +3,8 @@ import csv
 import json
 import pathlib
 
+from hil import socmetrics
+
 PLOTS = ("frequency.png", "frce.png", "setpoint.png", "soc.png", "link.png")
 
 
@@ -60,13 +62,17 @@ def write(run, summary, acc, out_dir):
     with open(out / "timeseries.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["t_s", "f_mhz", "area_ace_kw", "sp_req_kw", "p_set_kw", "p_kw", "soc",
-                    "failsafe", "link_ok"])
+                    "failsafe", "link_ok", "base_kw"])
         for s in run.samples:
             w.writerow([s["t_s"], s["f_mhz"], s["area_ace_kw"], s["sp_req_kw"], s["p_set_kw"],
                         round(s["p_kw"], 3), round(s["soc"], 6), int(s["failsafe"]),
-                        int(s["link_ok"])])
+                        int(s["link_ok"]), s.get("base_kw", 0)])
     (out / "firmware.log").write_text(run.firmware_log or "")
     _plots(run, acc, out, summary)
+    soc_md = []
+    if run.cfg.get("unit_type") == 0 and run.samples:
+        socmetrics.plot(run, run.cfg, out)
+        soc_md = socmetrics.markdown(summary)
     md = ["# HIL run: %s" % summary["scenario"], "",
           "%s on `%s`, %s, %s control: **%s**" % (
               run.sc.scenario["description"] or run.sc.path.name, summary["target"],
@@ -100,6 +106,7 @@ def write(run, summary, acc, out_dir):
                 q["accepted_kwh_pos"], q["accepted_kwh_neg"], q["under_kwh_pos"],
                 q["under_kwh_neg"], q["flagged_s_pos"] + q["flagged_s_neg"],
                 q["charged_seconds"], "pass" if q["passed"] else "FAIL"))
+    md += soc_md
     md += ["", "Unit configuration written over Modbus: " + ", ".join(
         "%s=%s" % kv for kv in summary["config"].items()), ""]
     for p in PLOTS:

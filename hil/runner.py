@@ -17,6 +17,7 @@ import time
 from afrr import regmap
 from afrr.config import FIELDS
 from afrr.controller import F_FAILSAFE
+from hil import socmetrics
 from hil.auth import METRICS as ATTACK_METRICS
 from hil.auth import Attacker, Signer, keygen, load_key
 from hil.client import ClientError, Unit, make_client
@@ -120,6 +121,10 @@ class Run:
             raise ScenarioError("%s: [grid] area: %d ties, the unit takes 8" % (sc.path, n_ties))
         derived["n_ties"] = n_ties
         derived["k_mw_hz"] = max(1, int(round(area.k_mw_per_hz)))
+        # participation factor from the world file: the unit's band over the area's aFRR band
+        band = max(sc.unit.get("band_up_kw", derived["band_up_kw"]),
+                   sc.unit.get("band_down_kw", derived["band_down_kw"]))
+        derived["share_ppm"] = socmetrics.share_ppm(band, max(area.afrr_up_mw, area.afrr_down_mw))
         cfg = unit_config(sc, derived)
         p = sc.plant
         try:
@@ -335,7 +340,8 @@ class Run:
         mode = sc.scenario["mode"]
         bar = self._progress_bar(n)
         p_set = 0
-        sp_req = 0  # kW: what is asked of the unit (TSO set-point in remote mode, else p_set)
+        base = 0  # kW: the unit's baseline in force (p_set = base + aFRR set-point)
+        sp_req = 0  # kW: aFRR asked of the unit (TSO set-point in remote mode, else p_set - base)
         last = None
         self._faults_on(True)
         t_wall0 = time.monotonic()
@@ -365,6 +371,7 @@ class Run:
             out, retries = self._transaction(vals)
             if out is not None:
                 p_set = out["p_set_kw"]
+                base = out["base_kw"]
                 last = out
             self._record_step(t_s, out, retries, sp_sent, m)
             for _j in range(sub):
@@ -374,8 +381,8 @@ class Run:
                 st = self.sim.area_state(self.area_name)
                 self.samples.append({
                     "t_s": self.sim.t_ms / 1000.0, "f_mhz": st["f_mhz"],
-                    "area_ace_kw": st["ace_kw"], "p_set_kw": p_set, "p_kw": d,
-                    "sp_req_kw": sp_req if mode == "remote" else p_set,
+                    "area_ace_kw": st["ace_kw"], "p_set_kw": p_set, "p_kw": d, "base_kw": base,
+                    "sp_req_kw": sp_req if mode == "remote" else p_set - base,
                     "soc": self.bat.soc, "failsafe": bool(last and last["flags"] & F_FAILSAFE),
                     "link_ok": out is not None})
             if bar is not None:
@@ -419,6 +426,7 @@ class Run:
             self.samples.append({
                 "t_s": t_s + j + 1.0, "f_mhz": m["f_mhz"], "area_ace_kw": m["ace_kw"],
                 "p_set_kw": self._p_set, "p_kw": d, "sp_req_kw": sp, "soc": self.bat.soc,
+                "base_kw": self._last["base_kw"] if self._last else 0,
                 "failsafe": bool(self._last and self._last["flags"] & F_FAILSAFE),
                 "link_ok": out is not None})
         if self._bar is not None:
@@ -514,7 +522,9 @@ def summarize(run):
     up_lim = min(cfg["band_up_kw"], cfg["rating_kw"])
     down_lim = min(cfg["band_down_kw"], cfg["rating_kw"])
     outs = [s["out"] for s in steps if s["out"] is not None]
-    viol = sum(1 for o in outs if not (-down_lim <= o["p_set_kw"] <= up_lim))
+    # aFRR part (set-point minus baseline) inside the band, the whole set-point inside the rating
+    viol = sum(1 for o in outs if not (-down_lim <= o["p_set_kw"] - o["base_kw"] <= up_lim)
+               or abs(o["p_set_kw"]) > cfg["rating_kw"])
     soc_lo, soc_hi = cfg["soc_min_x100"] / 10000.0, cfg["soc_max_x100"] / 10000.0
     socs = [s["soc"] for s in samples]
     dt = 1.0 / 3600.0
@@ -539,36 +549,39 @@ def summarize(run):
                               cfg["cycle_ms"] / 1000.0)
     # the firmware's ISP energy counters against the set-point it commanded (integrated here):
     # every completed ISP in which every transaction went through and nothing restarted
+    # ISPs are numbered from the run's day 0 (the firmware's isp register is the ISP of the day)
     start = sc.grid["start_tod_s"]
     rig_wh = {}
     for s in samples:
-        q = int(((start + s["t_s"] - 1.0) % 86400.0) // 900.0)
+        q = int((start + s["t_s"] - 1.0) // 900.0)
         e = rig_wh.setdefault(q, [0.0, 0.0])
-        e[0 if s["p_set_kw"] > 0 else 1] += abs(s["p_set_kw"]) / 3.6
+        a = s["p_set_kw"] - s.get("base_kw", 0)  # the firmware counts aFRR energy only
+        e[0 if a > 0 else 1] += abs(a) / 3.6
     bad_isp = set()
     for s in steps:
         if not s["ok"]:
-            bad_isp.add(int(((start + s["t_s"]) % 86400.0) // 900.0))
+            bad_isp.add(int((start + s["t_s"]) // 900.0))
     for t in sc.link["restarts"]:
-        bad_isp.add(int(((start + float(t)) % 86400.0) // 900.0))
-    isp_err, prev = [], None
+        bad_isp.add(int((start + float(t)) // 900.0))
+    isp_err, prev, prev_q = [], None, None
     for s in steps:
         o = s["out"]
         if o is None:
             continue
         if prev is not None and o["isp"] != prev["isp"] and prev["isp"] >= 0 \
-                and prev["isp"] in rig_wh and prev["isp"] not in bad_isp:
-            up, down = rig_wh[prev["isp"]]
+                and prev_q in rig_wh and prev_q not in bad_isp:
+            up, down = rig_wh[prev_q]
             isp_err.append(max(abs(o["prev_up_wh"] - up), abs(o["prev_down_wh"] - down)))
-        prev = o
+        prev, prev_q = o, int((start + s["t_s"]) // 900.0)
     # German acceptance model on the 1 s TSO request vs delivered power; the run's UTC anchor
-    # is 2026-01-01 plus the scenario's start time of day
+    # is 2026-01-01 plus the scenario's start time of day. aFRR delivered = delivered minus the
+    # baseline in force (a battery's declared schedule; 0 otherwise)
     from host.metrics import evaluate, prequalification_steps
     from host.metrics.utc import DEFAULT_START_UTC_S
     acc = pq = None
     if len(samples) > 1:
         sp_1s = [s["sp_req_kw"] for s in samples]
-        p_1s = [s["p_kw"] for s in samples]
+        p_1s = [s["p_kw"] - s.get("base_kw", 0) for s in samples]
         acc = evaluate(sp_1s, p_1s, DEFAULT_START_UTC_S - DEFAULT_START_UTC_S % 86400 + start)
         pq = prequalification_steps(sp_1s, p_1s, fat_s=cfg.get("fat_s", 300))
     summary = {
@@ -639,6 +652,7 @@ def summarize(run):
         "prequal_not_reached": len(pq["not_reached_s"]) if pq else None,
         "config": cfg,
     }
+    summary.update(socmetrics.summary(run, cfg, acc))
     summary.update(run.attacker.metrics() if run.attacker is not None
                    else dict.fromkeys(ATTACK_METRICS))
     if getattr(run, "market", None) is not None:

@@ -86,6 +86,7 @@ METRICS = (
     "acceptance_under_kwh_pos", "acceptance_under_kwh_neg", "prequal_steps",
     "prequal_late_reactions", "prequal_not_reached",
     "revenue_eur", "market_energy_up_kwh", "market_energy_down_kwh",
+    "soc_guard_share", "acceptance_isp_share", "cycles_per_day",
     *ATTACK_METRICS,
 )
 

@@ -141,7 +141,7 @@ def test_sign_convention(c, dfm, sign):
         ps.append(ctl.step(m, 4000).p_set_kw)
     assert ctl.out.ace_kw * sign > 0
     assert all(p * sign <= 0 for p in ps)
-    assert any(p != 0 for p in ps) or abs(c.k_mw_hz * dfm * c.kp_q15) < 32768
+    assert any(p != 0 for p in ps) or abs(c.k_mw_hz * dfm * c.share_ppm // 10**6 * c.kp_q15) < 32768
 
 
 class PlainPI:
@@ -197,7 +197,7 @@ def test_anti_windup_recovers_faster_than_plain_pi():
 
 @given(configs(frce_mode=1, deadband_kw=0, lpf_tau_ms=0, unit_type=1, k_mw_hz=1,
                cycle_ms=4000, rating_kw=2000, band_up_kw=2000, band_down_kw=2000,
-               load_min_kw=0, base_kw=50000, load_max_kw=100000),
+               load_min_kw=0, base_kw=50000, load_max_kw=100000, share_ppm=1000000),
        st.integers(-1900, 1900), st.integers(1, 4), st.integers(50, 250),
        st.integers(0, 16384))
 @settings(max_examples=30)

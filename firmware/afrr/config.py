@@ -46,6 +46,9 @@ FIELDS = (
     ("hold_cycles", 0, 100, 3, "cycles"),
     # remote mode: a set-point not refreshed within this many cycles is lost
     ("remote_timeout_cycles", 1, 100, 2, "cycles"),
+    # participation factor (local mode): the unit's share of its area's aFRR demand = its band
+    # / the area's contracted aFRR band; the PI runs on share * FRCE (1 000 000 = whole area)
+    ("share_ppm", 1, 1000000, 1000000, "ppm"),
 )
 
 N_FIELDS = len(FIELDS)

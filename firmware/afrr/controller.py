@@ -12,11 +12,14 @@
 #                       ACE > 0 = surplus -> downward aFRR (p_set < 0); ACE < 0 -> upward.
 #   PI         u = -(beta * e) - (1/Tr) * integral(e dt)   (TransiEnt SecondaryBalancingController)
 #   SoC        soc_x100 0.01 % of usable capacity (0..10 000)
+#   baseline   base_kw  kW, + = discharge: the battery's declared schedule for the ISP in force;
+#                       p_set = base + aFRR set-point. aFRR energy and limits are on the aFRR part.
+#   share      e = FRCE * share_ppm / 10**6: the unit's part of the area's aFRR demand
 #   energy     kWs inside (exact, with ms remainders), Wh at the ISP edge
 #   time       tod_ms   time of day, UTC, ms (0..86 399 999); ISP = 15 min
 
 from afrr.compat import const, micropython
-from afrr.imath import clamp, muldiv
+from afrr.imath import clamp, mul_ppm, muldiv
 
 MODE_OFF = const(0)
 MODE_LOCAL = const(1)
@@ -83,6 +86,8 @@ class Outputs:
         self.ace_kw = 0  # kW, raw ACE (0 while inputs invalid)
         self.frce_kw = 0  # kW, after low-pass and deadband: the PI's input
         self.p_pi_kw = 0  # kW, unlimited PI demand (or remote target)
+        self.base_kw = 0  # kW, + = discharge; baseline in force for the running ISP
+        self.base_next_kw = 0  # kW, baseline declared for the next ISP
         self.lim_up_kw = 0  # kW, upward limit in force (band, rating, SoC/baseline)
         self.lim_down_kw = 0  # kW, downward limit in force, as a positive number
         self.integ_kw = 0  # kW, integrator state
@@ -250,7 +255,7 @@ class Controller:
             if mode == MODE_REMOTE:
                 # Until the TSO sends a value, hold the present set-point (loss rule applies).
                 self._seq_seen = self.meas.remote_seq
-                self._sp_kw = self.out.p_set_kw
+                self._sp_kw = self.out.p_set_kw - self.out.base_kw
                 self._sp_age = 0
         return True
 
@@ -279,7 +284,7 @@ class Controller:
         else:
             kj = (head * c.cap_kwh // 100) * 36  # 0.01 % * kWh -> kJ, floored (safe side)
             up = muldiv(kj, c.eta_dis_pm, h)  # kJ * eta / s
-        head = c.soc_max_x100 - soc
+        head = c.soc_max_x100 - soc - 1  # the SoC reading is floored: it may be 1 unit low
         if head <= 0:
             down = 0
         else:
@@ -288,6 +293,33 @@ class Controller:
             down = SP_MAX_KW if down >= SP_MAX_KW else down * 1000 // c.eta_ch_pm
         self._lim_soc_up = up
         self._lim_soc_down = down
+
+    def _baseline(self, tod, soc):
+        """At the first step of an ISP: put the declared baseline in force, declare the next.
+
+        The baseline of ISP k+1 is declared during ISP k, from the SoC at the start of ISP k
+        and what the baseline of ISP k will move over it (b kW for 15 min shifts the SoC by
+        b * 2500 / cap_kwh in 0.01 %). The target window is the middle quarter of the SoC
+        window [soc_min, soc_max]. Outside it the baseline is the power that would bring that
+        predicted SoC to the window's middle within one ISP (dev * cap_kwh / 2500 kW), bounded
+        by the room the band leaves of the rating (rating - band_up discharging, rating -
+        band_down charging); inside it, 0. An ISP not declared for (after a gap) runs at
+        baseline 0; inside an ISP nothing changes it.
+        """
+        c = self.cfg
+        o = self.out
+        isp = tod // ISP_MS
+        last = self.energy.isp  # the ISP of the previous step (accounted at the step's end)
+        if isp == last:
+            return
+        last += 1
+        o.base_kw = o.base_next_kw if last == isp or (last == 96 and isp == 0) else 0
+        soc -= muldiv(o.base_kw, 2500, c.cap_kwh)
+        lo = c.soc_min_x100
+        w = (c.soc_max_x100 - lo) >> 3  # the target window: the middle quarter of the SoC window
+        soc -= lo + 4 * w  # deviation from the window's middle
+        o.base_next_kw = clamp(muldiv(soc, c.cap_kwh, 2500), c.band_down_kw - c.rating_kw,
+                               c.rating_kw - c.band_up_kw) if soc > w or soc < -w else 0
 
     # ---- the step ---------------------------------------------------------------------------
     @micropython.native
@@ -298,6 +330,7 @@ class Controller:
         int_ = int
         flags = 0
         mode = self.mode
+        p_prev = o.p_set_kw - o.base_kw  # aFRR part in force (before the ISP edge moves base)
 
         if tp(dt_ms) is int_ and 1 <= dt_ms <= DT_MAX_MS:
             dt = dt_ms if dt_ms < DT_CTRL_MAX_MS else DT_CTRL_MAX_MS
@@ -354,30 +387,40 @@ class Controller:
                 frce = 0
         elif not ace_ok:
             self._lpf_ok = False
+        # the unit's share of the area's FRCE, rounded toward 0 (no bias from the floor)
+        e = mul_ppm(frce, c.share_ppm) if frce >= 0 else -mul_ppm(-frce, c.share_ppm)
 
-        # -- limits in force: band, rating, then SoC (battery) or baseline (flexible load)
+        # -- limits in force (on the aFRR part): band, rating, then SoC (battery, on baseline +
+        #    aFRR) or baseline (flexible load)
         up = c.band_up_kw
         down = c.band_down_kw
+        base = 0
         if c.unit_type == 0:
             soc = m.soc_x100
             if tp(soc) is int_ and 0 <= soc <= SOC_FULL:
                 if soc != self._soc_seen:  # SoC moves slowly: most steps reuse the guard
                     self._soc_limits(soc)
                     self._soc_seen = soc
-                if self._lim_soc_up < up:
-                    up = self._lim_soc_up
-                    flags |= F_SOC_LIMIT
-                if self._lim_soc_down < down:
-                    down = self._lim_soc_down
-                    flags |= F_SOC_LIMIT
+                if tp(m.tod_ms) is int_ and 0 <= m.tod_ms < DAY_MS:
+                    self._baseline(m.tod_ms, soc)
             else:
                 # SoC unknown: keep the guard of the last valid reading; the fault path holds,
                 # then ramps to 0.
                 flags |= F_SOC_INVALID
-                if self._lim_soc_up < up:
-                    up = self._lim_soc_up
-                if self._lim_soc_down < down:
-                    down = self._lim_soc_down
+            base = self.out.base_kw
+            h = self._lim_soc_up - base  # aFRR headroom the SoC guard leaves above the baseline
+            if h < up:
+                up = h
+                flags |= F_SOC_LIMIT
+            h = self._lim_soc_down + base
+            if h < down:
+                down = h
+                flags |= F_SOC_LIMIT
+            if up < -down:  # the baseline itself is beyond the guard: the guard wins
+                if down < 0:
+                    up = -down
+                else:
+                    down = -up
         else:
             h = c.base_kw - c.load_min_kw  # upward = shed load down to its minimum
             if h < up:
@@ -402,9 +445,7 @@ class Controller:
         if mode == MODE_REMOTE and self._sp_age >= c.remote_timeout_cycles:
             flags |= F_REMOTE_LOST
 
-        # -- target
-        p_prev = o.p_set_kw
-        e = frce
+        # -- target (aFRR part)
         pi = 0
         fault = False
         if mode == MODE_LOCAL:
@@ -488,12 +529,12 @@ class Controller:
             self._integ = i_new
 
         # -- energy of the interval that just ended, at the set-point that was held over it
-        if not self.energy.account(m.tod_ms, p_prev, ace):
+        if not self.energy.account(m.tod_ms, p_prev, ace):  # aFRR energy: minus the baseline
             flags |= F_TIME_INVALID
         if self.energy.partial:
             flags |= F_ISP_PARTIAL
 
-        o.p_set_kw = p
+        o.p_set_kw = base + p
         o.ace_kw = ace
         o.frce_kw = frce
         o.p_pi_kw = pi
@@ -507,18 +548,20 @@ class Controller:
         return o
 
     # ---- persistence --------------------------------------------------------------------------
-    STATE_VERSION = 1
+    STATE_VERSION = 2
 
     def state_words(self):
         """Controller state as a list of ints (for persist.py); allocation is fine here."""
         en = self.energy
-        return [self.STATE_VERSION, self.mode, self.out.p_set_kw, self._integ, self._irem,
+        # word 2: the aFRR part of the set-point (p_set - baseline); the baseline is word 19
+        o = self.out
+        return [self.STATE_VERSION, self.mode, o.p_set_kw - o.base_kw, self._integ, self._irem,
                 self._sp_kw, en.isp, en.last_tod, en.prev_isp, en.prev_up_wh, en.prev_down_wh,
-                1 if en.partial else 0] + list(en.acc)
+                1 if en.partial else 0] + list(en.acc) + [self.out.base_kw, self.out.base_next_kw]
 
     def restore(self, words):
         """Restore from state_words(); returns False (state unchanged) if the words do not fit."""
-        if type(words) is not list or len(words) != 19 or words[0] != self.STATE_VERSION:
+        if type(words) is not list or len(words) != 21 or words[0] != self.STATE_VERSION:
             return False
         for w in words:
             if not _int_in(w, -(1 << 30), (1 << 30) - 1):
@@ -553,6 +596,13 @@ class Controller:
         en.prev_up_wh, en.prev_down_wh, en.partial = words[9], words[10], words[11] != 0
         for k in range(7):
             en.acc[k] = words[12 + k]
+        # the baseline in force and the one declared stay valid across a restart (the TSO has
+        # them); bounded by the room the band leaves of the rating
+        o = self.out
+        lim = c.rating_kw
+        o.base_kw = clamp(words[19], c.band_down_kw - lim, lim - c.band_up_kw)
+        o.base_next_kw = clamp(words[20], c.band_down_kw - lim, lim - c.band_up_kw)
+        o.p_set_kw = words[2] + o.base_kw
         self._restart = True
         self._seq_seen = self.meas.remote_seq
         self._sp_age = 0

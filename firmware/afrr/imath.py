@@ -26,3 +26,15 @@ def muldiv(a, b, c):
 def mul_q15(a, g):
     """floor(a * g / 32768) for |a| < 2**30 and 0 <= g < 32768, in two 15-bit limbs."""
     return (a >> 15) * g + (((a & 0x7FFF) * g) >> 15)
+
+
+def mul_ppm(a, s):
+    """floor(a * s / 10**6) for |a| < 2**30 and 0 <= s <= 10**6, exact, every product < 2**30.
+
+    a = 1000 q + r: a s / 10**6 = q s / 1000 + r s / 10**6, and q s = 1000 A + B with
+    A = floor(q s / 1000), B = (q mod 1000) s mod 1000, so the result is
+    A + floor((1000 B + r s) / 10**6).
+    """
+    q = a // 1000
+    r = a - q * 1000
+    return muldiv(q, s, 1000) + (((q % 1000) * s % 1000) * 1000 + r * s) // 1000000

@@ -129,8 +129,11 @@ INPUT = (
     (0x002E, "fw_version", U16, "-", S_UNIT),  # register map version (major*256 + minor)
     # refused writes: rejected authenticated commands, write lock, broadcasts, time (exception 01)
     (0x002F, "auth_rejects", S32, "-", S_UNIT),
+    # battery baseline in force for the running ISP, + = discharge; p_set = baseline + aFRR
+    (0x0031, "base_kw", S32, "kW", S_OUT),
+    (0x0033, "base_next_kw", S32, "kW", S_OUT),  # baseline declared for the next ISP
 )
-INPUT_COUNT = 0x0031  # registers 0x0000..0x0030
+INPUT_COUNT = 0x0035  # registers 0x0000..0x0034
 MIRROR_BASE = 0x0080  # holding address of input register 0
 
 CFG_BASE = 0x0100
@@ -140,7 +143,7 @@ CFG_COUNT = 2 * len(FIELDS)
 # space answers exception 02; the reserved ranges are listed in hil/regdoc.py RESERVED (the
 # firmware needs no table for what it does not serve).
 
-VERSION = 0x0101  # 1.1: authenticated commands (afrr/auth.py)
+VERSION = 0x0102  # 1.2: authenticated commands (afrr/auth.py), battery baseline registers
 
 HOLD_COUNT = 0x001F  # holding registers 0x0000..0x001E are mapped
 

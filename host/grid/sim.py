@@ -14,7 +14,7 @@ import numpy as np
 
 from .lfc import TsoLfc
 from .model import Model
-from .scenario import Disturbances
+from .scenario import Disturbances, ou_frequency
 from .trace import load_trace
 from .world import Scenario, WorldError, load_world
 
@@ -77,15 +77,20 @@ class Simulator:
         self._hvdc_sched = {h.name: (world.area_index(h.area), h.import_mw) for h in world.hvdc}
         self._tripped = set()
         self._trace = None
-        if sc.trace:
-            tt, ff = load_trace(sc.trace, world.f0_hz, sc.trace_until)
-            self._trace = (tt, ff - world.f0_hz)
+        if sc.trace or sc.ou_std_mhz > 0:
+            if sc.trace:
+                tt, ff = load_trace(sc.trace, world.f0_hz, sc.trace_until)
+                ff = ff - world.f0_hz
+            else:
+                tt, ff = ou_frequency(seed, sc.hours, sc.ou_std_mhz, sc.ou_tau_s,
+                                      sc.ou_day_mean_mhz)
+            self._trace = (tt, ff)
             self.trace_duration_s = float(tt[-1])
             slack = world.area_index(world.slack)
             keep = [i for i in range(na) if i != slack]
             self._keep = keep
             self._tie_solve = np.linalg.pinv(m.inc[keep, :])
-            self._buf[0, :na] = np.interp(0.0, tt, ff - world.f0_hz)
+            self._buf[0, :na] = np.interp(0.0, tt, ff)
             # the slack area carries the trace's imbalance; its aFRR could not move an
             # imposed frequency, so its LFC is off during replay
             self.lfc.active[slack] = False
@@ -309,8 +314,10 @@ class Simulator:
               "fcr_kw": int(round(float(x[self.model.i_pg][i]) * 1000.0)),
               "units_kw": 0,    # filled in by area_state: units may change until the advance
               "ties": {k: int(round(v)) for k, v in ties.items()}}
+        # the IGCC netting exchange counts as scheduled (the TSO adds it to the exchange
+        # programme), so the unit's ties - sched + K df is the area's FRCE, as ace_kw
         unit = (st["f_mhz"], tuple(st["ties"].values()),
-                int(round(self.lfc.sched[i] * 1000.0)), st["ace_kw"])
+                int(round((self.lfc.sched[i] + self.lfc.igcc[i]) * 1000.0)), st["ace_kw"])
         self._views[i] = (key, st, unit)
         return st, unit
 

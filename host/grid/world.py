@@ -72,6 +72,10 @@ SCENARIO_FIELDS = {
     "fcr": ("bool", None, None, True),
     "trace": ("str", None, None, ""),
     "trace_until": ("str", None, None, ""),
+    # imposed Ornstein-Uhlenbeck frequency (host/grid/scenario.ou_frequency); 0 = off
+    "ou_std_mhz": ("float", 0.0, 500.0, 0.0),
+    "ou_tau_s": ("float", 1.0, 86400.0, 300.0),
+    "ou_day_mean_mhz": ("float", 0.0, 100.0, 0.0),
     "hours": ("float", 0.0, 1e4, 1.0),
     "events": ("list", None, None, []),
 }
@@ -150,6 +154,9 @@ class Scenario:
     fcr: bool = True
     trace: str = ""
     trace_until: str = ""
+    ou_std_mhz: float = 0.0
+    ou_tau_s: float = 300.0
+    ou_day_mean_mhz: float = 0.0
     hours: float = 1.0
     events: list = field(default_factory=list)
 
