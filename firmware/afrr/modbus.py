@@ -49,32 +49,32 @@ def _crc_table():
 CRC_TABLE = _crc_table()
 
 
-def crc16(buf, n):
-    """Modbus CRC-16 of buf[0:n]; sent low byte first."""
+def crc16(buf, n, o=0):
+    """Modbus CRC-16 of buf[o:o + n]; sent low byte first."""
     crc = 0xFFFF
     t = CRC_TABLE
-    for i in range(n):
+    for i in range(o, o + n):
         crc = (crc >> 8) ^ t[(crc ^ buf[i]) & 0xFF]
     return crc
 
 
-def _crc_ok(buf, n):
-    """True when the frame buf[0:n] ends in its own CRC (low byte first)."""
-    c = crc16(buf, n - 2)
-    return buf[n - 2] == (c & 0xFF) and buf[n - 1] == (c >> 8)
+def _crc_ok(buf, n, o=0):
+    """True when the frame buf[o:o + n] ends in its own CRC (low byte first)."""
+    c = crc16(buf, n - 2, o)
+    return buf[o + n - 2] == (c & 0xFF) and buf[o + n - 1] == (c >> 8)
 
 
-def frame_length(buf, n):
-    """Length of the request in buf[0:n] from its header; 0 unknown yet, -1 unknowable."""
-    if n < 2:
+def frame_length(buf, n, o=0):
+    """Length of the request at buf[o:n] from its header; 0 unknown yet, -1 unknowable."""
+    if n - o < 2:
         return 0
-    fc = buf[1]
+    fc = buf[o + 1]
     if fc == _FC_READ_HOLDING or fc == _FC_READ_INPUT or fc == _FC_WRITE_SINGLE:
         return 8
     if fc == _FC_WRITE_MULTIPLE:
-        return 9 + buf[6] if n > 6 else 0
+        return 9 + buf[o + 6] if n - o > 6 else 0
     if fc == _FC_READ_WRITE:
-        return 13 + buf[10] if n > 10 else 0
+        return 13 + buf[o + 10] if n - o > 10 else 0
     return -1
 
 
@@ -126,22 +126,42 @@ class RTU:
         return self.rx_n
 
     def complete(self):
-        """Handle the first buffered request if it is whole and valid; returns reply length.
+        """Fast path (not RTU as specified): handle the first buffered request as soon as its
+        header's length and its CRC say it is whole; returns the reply length.
 
         Sets `handled` when a request was consumed; bytes after it (a second frame that arrived
         in the same read, without its 3.5-character gap) stay buffered: call again while
-        `handled` and `pending()`.
+        `handled` and `pending()`. When the buffer starts with a frame that is already known
+        bad (unknown function, or whole by its length with a wrong CRC) and a whole valid
+        request for this unit follows it (a retry that arrived before the silence), the bad
+        bytes count as one CRC error and the request is handled.
         """
         self.handled = False
         n = self.rx_n
         if n < 4 or self.overrun:
             return 0
-        need = frame_length(self.rx, n)
-        if need <= 0 or n < need:
-            return 0
         rx = self.rx
-        if not _crc_ok(rx, need):
-            return 0  # wait for the silence; it will count as a CRC error
+        need = frame_length(rx, n)
+        if need == 0 or 0 < need and n < need:
+            return 0  # wait for the rest (or the silence)
+        o = 0
+        if need < 0 or not _crc_ok(rx, need):
+            need = 0
+            uid = self.bank.unit_id
+            for i in range(1, n - 3):  # resynchronise on a later whole request
+                if rx[i] == uid or rx[i] == 0:
+                    k = frame_length(rx, n, i)
+                    if k > 0 and i + k <= n and _crc_ok(rx, k, i):
+                        o = i
+                        need = k
+                        break
+            if not need:
+                return 0  # wait for the silence; it will count as a CRC error
+            self.crc_errors += 1
+            self.bytes_dropped += o
+            for i in range(o, n):
+                rx[i - o] = rx[i]
+            n -= o
         self.handled = True
         r = self._handle(need)
         for i in range(need, n):  # keep what followed the frame

@@ -25,11 +25,12 @@ def _server(lockstep=True, **cfgv):
     return rtu, bank, ctl
 
 
-def _run(rtu, bank, script, t_end, realtime=False, steps_max=0):
+def _run(rtu, bank, script, t_end, realtime=False, steps_max=0, strict=True):
     clock = Clock()
     port = ScriptedPort(clock, script, t_end, drain=True)
     try:
-        serve(port, rtu, bank, clock.ticks_ms, clock.ticks_diff, 4, realtime, steps_max)
+        serve(port, rtu, bank, clock.ticks_ms, clock.ticks_diff, 4, realtime, steps_max,
+              strict=strict)
     except Stop:
         pass
     return port
@@ -48,6 +49,36 @@ def test_gap_longer_than_silence_splits_the_frame():
     req = build_request(1, 3, 0, 1)
     port = _run(rtu, bank, [(10, req[:3]), (30, req[3:])], 100)
     assert port.sent == [] and rtu.crc_errors == 2 and rtu.bytes_dropped == 8
+
+
+def test_strict_framing_trailing_bytes_make_the_frame_invalid():
+    # RTU as specified (boards): the frame ends at the silence, so a byte after the CRC inside
+    # the 3.5-character time makes the whole frame invalid: no reply, one CRC error
+    rtu, bank, ctl = _server()
+    req = build_request(1, 3, 0, 1)
+    port = _run(rtu, bank, [(10, req), (12, b"\x55")], 100)
+    assert port.sent == [] and rtu.crc_errors == 1 and rtu.bytes_dropped == 9
+    # the same bytes after a silence: the request is answered
+    port = _run(rtu, bank, [(10, req)], 100)
+    assert len(port.sent) == 1 and rtu.frames_ok == 1
+
+
+def test_fast_path_answers_at_the_crc_and_drops_the_trailer():
+    # the Unix-port deviation: the request is answered once whole by its length and CRC
+    rtu, bank, ctl = _server()
+    req = build_request(1, 3, 0, 1)
+    port = _run(rtu, bank, [(10, req), (12, b"\x55")], 100, strict=False)
+    assert len(port.sent) == 1 and rtu.frames_ok == 1
+    assert rtu.crc_errors == 1 and rtu.bytes_dropped == 1
+
+
+def test_strict_framing_two_requests_without_a_gap_are_one_bad_frame():
+    rtu, bank, ctl = _server()
+    req = build_request(1, 3, 0, 1)
+    port = _run(rtu, bank, [(10, req + req)], 100)
+    assert port.sent == [] and rtu.crc_errors == 1 and rtu.bytes_dropped == 16
+    port = _run(rtu, bank, [(10, req + req)], 100, strict=False)
+    assert len(port.sent) == 2 and rtu.crc_errors == 1
 
 
 def test_lockstep_step_per_time_write():
@@ -133,7 +164,8 @@ def test_board_uart_port_drives_rs485_direction_pin():
 
 
 class _StaticPort:
-    """Replays one request `times` times from a preallocated buffer; allocates nothing."""
+    """Replays one request `times` times, 10 ms apart, from a preallocated buffer; allocates
+    nothing."""
 
     def __init__(self, clock, frame, times, stop):
         self.clock = clock
@@ -142,14 +174,18 @@ class _StaticPort:
         self.stop = stop
         self.pending = False
         self.replies = 0
+        self.next_t = 0
 
     def wait(self, timeout_ms):
-        if self.left and not self.pending:
+        c = self.clock
+        if self.left and not self.pending and self.next_t <= c.t + timeout_ms:
+            if self.next_t > c.t:
+                c.t = self.next_t
             self.pending = True
-            self.clock.t += 10
+            self.next_t = c.t + 10
             return True
-        self.clock.t += timeout_ms if timeout_ms > 0 else 1
-        if not self.left:
+        c.t += timeout_ms if timeout_ms > 0 else 1
+        if not self.left and c.t >= self.next_t:  # the last frame's silence has passed
             raise self.stop
         return False
 
@@ -178,20 +214,24 @@ def test_serve_loop_allocates_nothing_per_frame():
     clock = Clock()
     stop = Stop()
     port = _StaticPort(clock, req, 3, stop)
-    try:
-        serve(port, rtu, bank, clock.ticks_ms, clock.ticks_diff, 4)  # warm up
-    except Stop:
-        pass
-    port.left = 200
     tm, td = clock.ticks_ms, clock.ticks_diff  # bound methods: made before the lock
-    gc.collect()
-    before = gc.mem_alloc()
-    micropython.heap_lock()
-    try:
-        serve(port, rtu, bank, tm, td, 4)
-    except Stop:
-        pass
-    finally:
-        micropython.heap_unlock()
-    assert port.replies == 203 and rtu.frames_ok == 203
-    assert gc.mem_alloc() == before
+    total = 0
+    for strict in (True, False):  # RTU framing at the silence, and the Unix port's fast path
+        port.left = 3
+        try:
+            serve(port, rtu, bank, tm, td, 4, strict=strict)  # warm up
+        except Stop:
+            pass
+        port.left = 200
+        gc.collect()
+        before = gc.mem_alloc()
+        micropython.heap_lock()
+        try:
+            serve(port, rtu, bank, tm, td, 4, strict=strict)
+        except Stop:
+            pass
+        finally:
+            micropython.heap_unlock()
+        total += 203
+        assert port.replies == total and rtu.frames_ok == total
+        assert gc.mem_alloc() == before
