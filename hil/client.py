@@ -31,6 +31,7 @@ class Unit:
         self.failures = 0  # transactions without a valid answer
         self.last_error = ""
         self.transactions = 0
+        self.late_replies = 0  # lock-step replies to another step than the one asked (dropped)
 
     def connect(self):
         if not self.c.connect():
@@ -105,7 +106,12 @@ class Unit:
     def lockstep(self, values):
         """One FC23: write the measurement block (incl. sim_time_ms), read all outputs.
 
-        Returns the outputs as a dict, or None when the transaction failed.
+        Returns the outputs as a dict, or None when the transaction failed. A reply is checked
+        against the step it answers: in lock-step the firmware's sim_time_ms must be the one
+        just written. A reply that carries another time (a late or repeated answer to an
+        earlier request, read as this one's) is counted in `late_replies` and dropped: the
+        caller retries with the same time, which the firmware answers without stepping again.
+        A firmware on its own clock (status bit ST_REALTIME) is not checked.
         """
         regs = regcodec.encode_holding(values)
         r = self._call(self.c.readwrite_registers, read_address=regmap.MIRROR_BASE,
@@ -113,7 +119,14 @@ class Unit:
                        write_address=regmap.LOCKSTEP_WRITE_ADDR, values=regs)
         if r is None or len(r.registers) != regmap.INPUT_COUNT:
             return None
-        return regcodec.decode_input(r.registers)
+        out = regcodec.decode_input(r.registers)
+        asked = int(values["sim_time_ms"])
+        if not out["status"] & regmap.ST_REALTIME and out["sim_time_ms"] != asked:
+            self.late_replies += 1
+            self.failures += 1
+            self.last_error = "reply to step %d ms, asked %d ms" % (out["sim_time_ms"], asked)
+            return None
+        return out
 
     def read_outputs(self):
         r = self._call(self.c.read_input_registers, address=0, count=regmap.INPUT_COUNT)

@@ -61,7 +61,8 @@ MODES = {"off": 0, "local": 1, "remote": 2}
 
 # Summary metrics a [criteria] entry may bound (hil/runner.summarize computes every one).
 METRICS = (
-    "sim_seconds", "steps", "steps_ok", "steps_failed", "retries", "wall_s", "steps_per_s",
+    "sim_seconds", "steps", "steps_ok", "steps_failed", "retries", "late_replies", "wall_s",
+    "steps_per_s",
     "setpoint_violations", "p_set_max_kw", "p_set_min_kw", "limit_up_kw", "limit_down_kw",
     "soc_min_pct", "soc_max_pct", "soc_violations", "energy_up_kwh", "energy_down_kwh",
     "f_min_mhz", "f_max_mhz", "area_ace_max_abs_kw", "failsafe_steps", "failsafe_engage_max_s",
