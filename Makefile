@@ -11,7 +11,7 @@ OUT ?= out
 GRID_SCENARIO ?= nordbalt_trip
 MARKET_SCENARIO ?= uncongested
 
-.PHONY: venv run test test-host test-mpy bench lint clean simulate market firmware deploy hil
+.PHONY: venv run test test-stress test-host test-mpy bench lint clean simulate market firmware deploy hil
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ run: venv
 
 ## test: every test, CPython (pytest + hypothesis) and the Unix port
 test: test-host test-mpy
+
+## test-stress: the whole `make test` with four CPU-bound processes beside it (started and
+## stopped by tools/cpuload.py, also on a failure or Ctrl-C): results must not depend on load
+test-stress: venv
+	$(PY) tools/cpuload.py --procs 4 -- $(MAKE) test
 
 test-host: venv
 	$(PY) -m pytest -q tests
