@@ -310,3 +310,30 @@ def test_restarted_firmware_that_never_answers_is_one_line_exit_2(tmp_path, monk
     err = capsys.readouterr().err
     assert err.startswith("error: unix: restarted firmware: firmware did not answer")
     assert err.count("\n") == 1 and len(starts) == 2
+
+
+def test_same_run_idle_and_under_load(tmp_path):
+    """Lock-step makes a run independent of the machine's load: a 15-minute scenario run as it
+    is and again beside four CPU-burning processes gives the same summary (wall-clock figures
+    aside) and the same time series, and a clean link shows no CRC or counter mismatch."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from cpuload import burners
+    sc = _scenario(tmp_path, duration=900, timeout=2000, grid="start_tod_s = 600",
+                   criteria="steps_failed = { max = 0 }")
+    wall = ("wall_s", "steps_per_s")
+    got = []
+    for n_burn in (0, 4):
+        out = tmp_path / ("out%d" % n_burn)
+        with burners(n_burn) as procs:
+            assert main(["run", str(sc), "--out", str(out), "--no-progress"]) == 0
+            assert all(p.poll() is None for p in procs)  # the load ran the whole time
+        s = json.loads((out / "summary.json").read_text())
+        got.append(({k: v for k, v in s.items() if k not in wall},
+                    (out / "timeseries.csv").read_text()))
+    (s_idle, ts_idle), (s_load, ts_load) = got
+    assert s_idle["steps"] == 225 and s_idle["steps_ok"] == 225
+    for k in ("fw_crc_errors", "crc_counter_mismatch", "bytes_counter_mismatch", "retries",
+              "late_replies", "fw_exceptions", "fw_bytes_dropped"):
+        assert s_idle[k] == 0 and s_load[k] == 0, k
+    assert s_load == s_idle
+    assert ts_load == ts_idle and ts_idle.count("\n") == 901
