@@ -44,10 +44,15 @@ def _steps(unit, n):
 
 
 def _null_responder(fd, stop):
-    """Answers every FC23 request with one canned reply, as fast as it can."""
-    from afrr.modbus import build_request
-    # unit 1, FC23, byte count, zero registers, CRC: the layout build_request gives a data block
-    reply = build_request(1, 23, data=[0] * regmap.INPUT_COUNT)
+    """Answers every FC23 request as fast as it can: zero outputs except sim_time_ms, copied
+    from the request (the rig checks that a reply answers the step it asked for)."""
+    from afrr.modbus import build_request, crc16
+    from hil import regcodec
+    # unit 1, FC23, byte count, registers, CRC: the layout build_request gives a data block
+    reply = bytearray(build_request(1, 23, data=[0] * regmap.INPUT_COUNT))
+    t_req = 11 + 2 * (regcodec.holding_by_name("sim_time_ms")[0] - regmap.LOCKSTEP_WRITE_ADDR)
+    t_rep = 3 + 2 * regcodec.input_by_name("sim_time_ms")[0]
+    n = len(reply) - 2
     need = _request_bytes()
     buf = b""
     while not stop.is_set():
@@ -56,6 +61,10 @@ def _null_responder(fd, stop):
             continue
         buf += os.read(fd, 4096)
         while len(buf) >= need:
+            reply[t_rep:t_rep + 4] = buf[t_req:t_req + 4]
+            c = crc16(reply, n)
+            reply[n] = c & 0xFF
+            reply[n + 1] = c >> 8
             buf = buf[need:]
             os.write(fd, reply)
 
