@@ -122,7 +122,8 @@ def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, ste
         now = ticks_ms()
         if zc is not None:
             zc.drain(fm)
-        if rtu.pending():
+        # strict: a frame ends at the silence; fast path: not while it may still be arriving
+        if rtu.pending() and (strict or not rtu.partial()):
             timeout = silence_ms - ticks_diff(now, last_rx)
             if timeout < 0:
                 timeout = 0
@@ -159,7 +160,8 @@ def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, ste
                         break
                     r = rtu.complete()
         now = ticks_ms()
-        if rtu.pending() and ticks_diff(now, last_rx) >= silence_ms:
+        if rtu.pending() and (strict or not rtu.partial()) \
+                and ticks_diff(now, last_rx) >= silence_ms:
             r = rtu.at_silence()
             if r:
                 port.write(rtu.tx, r)

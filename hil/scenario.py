@@ -48,7 +48,7 @@ SCHEMA = {
         "flip_rate": (float, 0.0, 0.0, 0.5),
         "latency_ms": (float, 0.0, 0.0, 5000.0),
         "jitter_ms": (float, 0.0, 0.0, 5000.0),
-        "timeout_ms": (int, 200, 10, 10000),
+        "timeout_ms": (int, 1000, 10, 10000),  # lock-step: only a lost frame waits it out
         "retries": (int, 2, 0, 10),
         "cuts": (list, [], None, None),
         "restarts": (list, [], None, None),

@@ -44,7 +44,7 @@ setpoint_violations = { max = 0 }
 
 
 def _scenario(tmp_path, name="s.toml", duration=480, mode="local", unit="", link="",
-              criteria="", timeout=200, grid=""):
+              criteria="", timeout=1000, grid=""):
     p = tmp_path / name
     p.write_text(SHORT % {"duration": duration, "mode": mode, "unit": unit, "link": link,
                           "criteria": criteria, "timeout": timeout, "grid": grid})

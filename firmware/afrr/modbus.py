@@ -131,10 +131,9 @@ class RTU:
 
         Sets `handled` when a request was consumed; bytes after it (a second frame that arrived
         in the same read, without its 3.5-character gap) stay buffered: call again while
-        `handled` and `pending()`. When the buffer starts with a frame that is already known
-        bad (unknown function, or whole by its length with a wrong CRC) and a whole valid
-        request for this unit follows it (a retry that arrived before the silence), the bad
-        bytes count as one CRC error and the request is handled.
+        `handled` and `pending()`. When the buffer does not start with a whole valid request
+        but a whole valid request for this unit follows (the client's retry behind a frame that
+        lost or changed bytes), the bytes before it count as one CRC error and it is handled.
         """
         self.handled = False
         n = self.rx_n
@@ -142,21 +141,11 @@ class RTU:
             return 0
         rx = self.rx
         need = frame_length(rx, n)
-        if need == 0 or 0 < need and n < need:
-            return 0  # wait for the rest (or the silence)
-        o = 0
-        if need < 0 or not _crc_ok(rx, need):
-            need = 0
-            uid = self.bank.unit_id
-            for i in range(1, n - 3):  # resynchronise on a later whole request
-                if rx[i] == uid or rx[i] == 0:
-                    k = frame_length(rx, n, i)
-                    if k > 0 and i + k <= n and _crc_ok(rx, k, i):
-                        o = i
-                        need = k
-                        break
-            if not need:
-                return 0  # wait for the silence; it will count as a CRC error
+        if need <= 0 or n < need or not _crc_ok(rx, need):
+            o = self._resync(n)
+            if not o:
+                return 0  # wait for the rest, a later request, or the silence
+            need = frame_length(rx, n, o)
             self.crc_errors += 1
             self.bytes_dropped += o
             for i in range(o, n):
@@ -168,6 +157,31 @@ class RTU:
             rx[i - need] = rx[i]
         self.rx_n = n - need
         return r
+
+    def _resync(self, n):
+        """Offset (> 0) of the first whole valid request for this unit in rx[1:n], or 0."""
+        rx = self.rx
+        uid = self.bank.unit_id
+        for i in range(1, n - 3):
+            if rx[i] == uid or rx[i] == 0:
+                k = frame_length(rx, n, i)
+                if k > 0 and i + k <= n and _crc_ok(rx, k, i):
+                    return i
+        return 0
+
+    def partial(self):
+        """True while the buffer may be a request for this unit still arriving: addressed to it
+        (or broadcast) and shorter than its header's length. The fast path then waits for the
+        rest, or for a later request that proves it bad, rather than for the silence: a pty
+        carries no line timing, and a loaded host can hold back the rest of a frame."""
+        n = self.rx_n
+        if n == 0 or self.overrun:
+            return False
+        a = self.rx[0]
+        if a != self.bank.unit_id and a != 0:
+            return False
+        need = frame_length(self.rx, n)
+        return need == 0 or need > n
 
     def at_silence(self):
         """The line went quiet: the buffer is one frame. Returns reply length."""

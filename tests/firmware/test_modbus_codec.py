@@ -256,6 +256,13 @@ def test_bad_frame_then_its_retry_before_the_silence():
     # garbage with an unknown function code, then a request
     rtu.feed_bytes(b"\x01\x55\x00" + req)
     assert rtu.complete() == 8 and rtu.crc_errors == 3 and rtu.bytes_dropped == 18
+    # a write whose byte count was hit (it claims 200 more bytes), then its retry
+    regs = [5, 6]
+    w = bytearray(build_request(1, 16, 0x0002, 2, data=regs))
+    w[6] = 200
+    rtu.feed_bytes(bytes(w) + build_request(1, 16, 0x0002, 2, data=regs))
+    assert rtu.complete() == 8 and rtu.crc_errors == 4 and rtu.bytes_dropped == 18 + len(w)
+    assert rtu.pending() == 0
 
 
 def test_incomplete_frame_is_not_resynchronised():

@@ -51,6 +51,32 @@ def test_gap_longer_than_silence_splits_the_frame():
     assert port.sent == [] and rtu.crc_errors == 2 and rtu.bytes_dropped == 8
 
 
+def test_fast_path_waits_for_the_rest_of_a_frame_whatever_the_gap():
+    # the Unix port's pty: a loaded host may hold back the rest of a frame past the silence
+    rtu, bank, ctl = _server()
+    req = build_request(1, 3, 0, 1)
+    port = _run(rtu, bank, [(10, req[:3]), (300, req[3:])], 400, strict=False)
+    assert len(port.sent) == 1 and rtu.crc_errors == 0 and rtu.bytes_dropped == 0
+
+
+def test_fast_path_a_frame_short_of_bytes_is_one_error_when_the_retry_comes():
+    # a request that lost a byte waits (it may still be arriving); the client's retry after its
+    # timeout proves it bad: one CRC error, its 7 bytes dropped, and the retry answered
+    rtu, bank, ctl = _server()
+    req = build_request(1, 6, 0x0001, 1)
+    port = _run(rtu, bank, [(10, req[:3] + req[4:]), (210, req)], 400, strict=False)
+    assert port.sent == [req] and rtu.crc_errors == 1 and rtu.bytes_dropped == 7
+    assert ctl.mode == 1
+    # a request with a wrong CRC is known bad at once: discarded at the silence
+    bad = bytearray(req)
+    bad[-1] ^= 0x40
+    port = _run(rtu, bank, [(10, bytes(bad))], 100, strict=False)
+    assert port.sent == [] and rtu.crc_errors == 2 and rtu.bytes_dropped == 15
+    # so is a frame addressed elsewhere that is still short: the silence ends it
+    port = _run(rtu, bank, [(10, b"\x07\x03\x00")], 100, strict=False)
+    assert rtu.crc_errors == 3 and rtu.pending() == 0
+
+
 def test_strict_framing_trailing_bytes_make_the_frame_invalid():
     # RTU as specified (boards): the frame ends at the silence, so a byte after the CRC inside
     # the 3.5-character time makes the whole frame invalid: no reply, one CRC error
