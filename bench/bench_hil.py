@@ -1,13 +1,19 @@
 # HIL lock-step speed: the rig's pymodbus client against the Unix-port firmware over a pty (through
-# the fault proxy, as in a run), and the same client against a trivial in-process responder.
+# the fault proxy, as in a run), and the same client and proxy against a null responder: another
+# process that answers every lock-step request at once (the baseline the rig's ratio is to).
 import os
+import pathlib
 import select
+import subprocess
+import sys
 import threading
 import time
 
 from hil import regmap
 from hil.client import Unit, make_client
-from hil.link import Faults, Link, UnixFirmware, open_pty
+from hil.link import FaultProxy, Faults, Link, UnixFirmware, open_pty
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 N_STEPS = 600
 BAUD = 115200
@@ -59,7 +65,13 @@ def _null_responder(fd, stop):
         r, _, _ = select.select([fd], [], [], 0.05)
         if not r:
             continue
-        buf += os.read(fd, 4096)
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            return  # the rig closed the link
+        if not data:
+            return
+        buf += data
         while len(buf) >= need:
             reply[t_rep:t_rep + 4] = buf[t_req:t_req + 4]
             c = crc16(reply, n)
@@ -85,20 +97,39 @@ def firmware_steps_per_s(n=N_STEPS, line_baud=0):
 
 
 def null_steps_per_s(n=N_STEPS):
-    m, s, path = open_pty()
-    stop = threading.Event()
-    th = threading.Thread(target=_null_responder, args=(m, stop), daemon=True)
-    th.start()
-    unit = Unit(make_client(path, BAUD, 0.5)).connect()
+    """The rig's client through the fault proxy (pass-through) against a null responder in its
+    own process on the unit's pty: the same path as a run, minus the firmware's work."""
+    cm, cs, client_path = open_pty()
+    um, us, unit_path = open_pty()
+    proc = subprocess.Popen([sys.executable, "-m", "bench.bench_hil", "--null-responder",
+                             unit_path], cwd=str(ROOT), stdout=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    proxy = FaultProxy(cm, um).start()
+    unit = None
     try:
+        if proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the null responder did not start")
+        unit = Unit(make_client(client_path, BAUD, 0.5)).connect()
         _steps(unit, 20)
         return _steps(unit, n)
     finally:
-        unit.close()
-        stop.set()
-        th.join(1)
-        os.close(m)
-        os.close(s)
+        if unit is not None:
+            unit.close()
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proxy.stop()
+        for fd in (cm, cs, um, us):
+            os.close(fd)
+
+
+def _serve_null(path):
+    """`python -m bench.bench_hil --null-responder PTY`: answer on the unit's side of a pty."""
+    import tty
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    tty.setraw(fd)
+    print("ready", flush=True)
+    _null_responder(fd, threading.Event())
 
 
 def run():
@@ -119,5 +150,8 @@ def run():
 
 
 if __name__ == "__main__":
-    for row in run():
-        print(row)
+    if sys.argv[1:2] == ["--null-responder"]:
+        _serve_null(sys.argv[2])
+    else:
+        for row in run():
+            print(row)

@@ -1,9 +1,11 @@
 # The rig's Modbus side: pymodbus RTU client over serial_for_url, speaking firmware/afrr/regmap.py.
+import io
 import logging
+import select
 import time
 
 from pymodbus.client import ModbusSerialClient
-from pymodbus.exceptions import ModbusException
+from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.framer import FramerType
 
 from afrr import regmap
@@ -17,10 +19,37 @@ logging.getLogger("pymodbus").propagate = False
 class ClientError(Exception):
     pass
 
+class SerialClient(ModbusSerialClient):
+    """pymodbus's RTU serial client, waiting for reply bytes in select() rather than polling.
+
+    pymodbus's sync client sleeps 1 ms between looks at the port until the byte count stops
+    changing; in lock-step that sleeping is most of a transaction. Here a read blocks until the
+    port has bytes (or the timeout passes) and hands them over at once; pymodbus still does the
+    rest (framing by the function's length, CRC, decoding, transaction rules). Ports without a
+    file descriptor fall back to pymodbus's own wait.
+    """
+
+    def recv(self, size):
+        if size is not None or self.socket is None:
+            return super().recv(size)
+        try:
+            fd = self.socket.fileno()
+        except (AttributeError, ValueError, io.UnsupportedOperation):
+            return super().recv(size)
+        try:
+            if not self._in_waiting():
+                select.select([fd], [], [], self.comm_params.timeout_connect)
+            n = self._in_waiting()
+            return self.socket.read(n) if n else b""
+        except OSError:
+            self.close()
+            raise ConnectionException(str(self)) from None
+
+
 def make_client(url, baud=115200, timeout=0.2):
     """A pymodbus RTU client on any pyserial URL (pty path, /dev/ttyACM0, socket://...)."""
-    return ModbusSerialClient(url, framer=FramerType.RTU, baudrate=baud, timeout=timeout,
-                              retries=0, reconnect_delay=0)
+    return SerialClient(url, framer=FramerType.RTU, baudrate=baud, timeout=timeout, retries=0,
+                        reconnect_delay=0)
 
 class Unit:
     """One firmware unit seen through the register map."""

@@ -301,10 +301,10 @@ def test_restarted_firmware_that_never_answers_is_one_line_exit_2(tmp_path, monk
         starts.append(1)
         if len(starts) > 1:
             self.unit = 9
+            monkeypatch.setattr(Run, "READY_S", 1.0)  # it never answers: no need to wait 10 s
         return real_start(self)
 
     monkeypatch.setattr(UnixFirmware, "start", start)
-    monkeypatch.setattr(Run, "READY_S", 1.0)
     sc = _scenario(tmp_path, duration=200, link="restarts = [100]")
     assert main(["run", str(sc), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
     err = capsys.readouterr().err
