@@ -14,8 +14,8 @@ def _run(args):
         pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunError("cannot create the report folder %s (%s)" % (args.out, e.strerror or e))
-    if args.target != "unix" and not args.target.startswith("serial:"):
-        raise RunError("--target must be unix or serial:PATH (e.g. serial:/dev/ttyACM0)")
+    if args.target not in ("unix", "cpython") and not args.target.startswith("serial:"):
+        raise RunError("--target must be unix, cpython or serial:PATH (e.g. serial:/dev/ttyACM0)")
     if args.baud is not None and not 1200 <= args.baud <= 4000000:
         raise RunError("--baud must be in 1200..4000000")
     run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
@@ -51,7 +51,8 @@ def main(argv=None):
     r.add_argument("scenario", help="scenario TOML file, e.g. hil/scenarios/default.toml")
     r.add_argument("--target", default="unix",
                    help="unix (spawn the firmware on the MicroPython Unix port behind a pty) "
-                        "or serial:PATH (a board, e.g. serial:/dev/ttyACM0)")
+                        "or serial:PATH (a board, e.g. serial:/dev/ttyACM0), or cpython (the "
+                        "firmware's modules in this process, no link: fast, for sweeps)")
     r.add_argument("--baud", type=int, default=None,
                    help="line rate (default: the scenario's); with --target unix the proxy "
                         "emulates a half-duplex UART at this rate")
@@ -64,12 +65,33 @@ def main(argv=None):
                    help="unix target: run firmware/main.py and its modules from source instead "
                         "of the mpy-cross build of the unix board (what a board runs); for "
                         "debugging: the Unix port then compiles them, which costs heap")
+    w = sub.add_parser("sweep", help="run a scenario over a grid of parameters (local pool or "
+                       "Dask) into one table", description="Run every point of a sweep file "
+                       "(the product of its [axes], or its [[points]]) and write results.csv, "
+                       "results.parquet and plots to --out. Exit 0 when every point ran, 1 when "
+                       "a point failed to run, 2 on a bad sweep file or folder.")
+    w.add_argument("sweep_file", help="sweep TOML file, e.g. hil/sweeps/gains.toml")
+    w.add_argument("--out", default="out/sweep", help="output folder (default out/sweep)")
+    w.add_argument("--jobs", type=int, default=1,
+                   help="local worker processes (default 1); ignored with --dask")
+    w.add_argument("--dask", metavar="ADDRESS", default=None,
+                   help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (see README)")
+    w.add_argument("--resume", action="store_true",
+                   help="keep the points already in --out's results.csv with status ok and run "
+                        "only the others")
+    w.add_argument("--keep-reports", action="store_true",
+                   help="write each run's report folder under --out/runs/ (default: dropped)")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = sub.add_parser("regmap", help="print the register map")
     g.add_argument("--markdown", action="store_true", help="as the README's Markdown table")
     args = ap.parse_args(argv)
+    from hil.sweep import SweepError
     try:
+        if args.cmd == "sweep":
+            from hil import sweep
+            return sweep.main(args)
         return _run(args) if args.cmd == "run" else _regmap(args)
-    except (ScenarioError, RunError) as e:
+    except (ScenarioError, RunError, SweepError) as e:
         print("error: %s" % e, file=sys.stderr)
         return 2
     except KeyboardInterrupt:

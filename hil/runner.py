@@ -98,7 +98,7 @@ class Run:
                 derived["rating_kw"] = max(derived["band_up_kw"], derived["band_down_kw"], 1)
                 derived["cap_kwh"] = 2 * derived["rating_kw"]
             else:
-                sim = Simulator(str(sc.world_path), scenario=sc.grid["scenario"],
+                sim = Simulator(sc.world or str(sc.world_path), scenario=sc.grid["scenario"],
                                 seed=sc.scenario["seed"], step_ms=sc.grid["step_ms"])
                 self.unit_name, self.area_name = "dut", sc.grid["area"]
                 sim.add_unit("dut", area=self.area_name)
@@ -123,6 +123,15 @@ class Run:
 
     def _open(self):
         lk = self.sc.link
+        if self.target == "cpython":  # the firmware's modules in this process, no link
+            from hil.inproc import InProcessLink
+            if lk["drop_rate"] or lk["flip_rate"] or lk["cuts"] or lk["restarts"]:
+                self.warnings.append("link faults, cuts and restarts need --target unix "
+                                     "(the cpython target has no link): not injected")
+            self.link = InProcessLink(unit=self.unit_id)
+            self.unit = Unit(self.link.client, self.unit_id)
+            self._configure()
+            return
         # unix target: the proxy emulates a UART line at --baud (or [link] line_baud) if given
         line = self._cli_baud or lk["line_baud"]
         faults = {d: Faults(lk["drop_rate"], lk["flip_rate"], lk["latency_ms"], lk["jitter_ms"],

@@ -85,6 +85,7 @@ class Scenario:
             setattr(self, table, {k: v[1] for k, v in keys.items()})
         self.unit = {}
         self.criteria = {}
+        self.world = None  # a host.grid World that replaces the world file (sweeps), or None
 
     def __getitem__(self, table):
         return getattr(self, table)
@@ -127,6 +128,12 @@ def load(path):
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError("%s: not valid TOML: %s" % (path, e))
+    return from_data(path, data)
+
+
+def from_data(path, data):
+    """A scenario from the parsed TOML of `path` (a sweep applies its parameters to it)."""
+    path = pathlib.Path(path)
     sc = Scenario(path, data)
     known = set(SCHEMA) | {"unit", "criteria"}
     for table in data:
