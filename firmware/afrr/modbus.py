@@ -33,6 +33,7 @@ _MAX_WRITE = const(123)
 _MAX_RW_WRITE = const(121)
 
 BUF_SIZE = const(256)  # largest RTU frame
+_CHUNK = const(128)  # one read takes a whole lock-step request (69 bytes) or write (up to 121)
 
 
 def _crc_table():
@@ -86,7 +87,7 @@ class RTU:
         self.rx = bytearray(BUF_SIZE)  # request being assembled
         self.rx_n = 0
         self.overrun = False
-        self.chunk = bytearray(64)  # the HAL reads into this, then calls feed(n)
+        self.chunk = bytearray(_CHUNK)  # the HAL reads into this, then calls feed(n)
         self.tx = bytearray(BUF_SIZE)  # reply
         self.handled = False  # complete() consumed a request
         # link counters (input registers, see regmap.INPUT)
@@ -116,7 +117,7 @@ class RTU:
         i = 0
         n = len(data)
         while i < n:
-            k = n - i if n - i < 64 else 64
+            k = n - i if n - i < _CHUNK else _CHUNK
             for j in range(k):
                 self.chunk[j] = data[i + j]
             self.feed(k)
