@@ -122,8 +122,9 @@ def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, ste
         now = ticks_ms()
         if zc is not None:
             zc.drain(fm)
-        # strict: a frame ends at the silence; fast path: not while it may still be arriving
-        if rtu.pending() and (strict or not rtu.partial()):
+        # a silence to wait for: strict, any bytes; fast path, bytes that came since it last
+        # held a frame that may still be arriving
+        if rtu.pending() and (strict or rtu.held != rtu.rx_n):
             timeout = silence_ms - ticks_diff(now, last_rx)
             if timeout < 0:
                 timeout = 0
@@ -160,9 +161,9 @@ def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, ste
                         break
                     r = rtu.complete()
         now = ticks_ms()
-        if rtu.pending() and (strict or not rtu.partial()) \
+        if rtu.pending() and (strict or rtu.held != rtu.rx_n) \
                 and ticks_diff(now, last_rx) >= silence_ms:
-            r = rtu.at_silence()
+            r = rtu.at_silence() if strict else rtu.quiet()
             if r:
                 port.write(rtu.tx, r)
         if period and bank.steps == seen:  # (in lock-step, a rig step just now restarts the wait)

@@ -54,7 +54,7 @@ def _script_value(points, t):
 
 
 class Run:
-    READY_S = 10.0  # how long a (re)started firmware may take to answer
+    READY_S = 30.0  # how long a (re)started firmware may take to answer (a loaded machine)
 
     def __init__(self, sc, target="unix", baud=None, realtime=False, progress=True,
                  unit_id=1, heapsize=None, source=False):

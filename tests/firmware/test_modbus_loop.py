@@ -77,6 +77,28 @@ def test_fast_path_a_frame_short_of_bytes_is_one_error_when_the_retry_comes():
     assert rtu.crc_errors == 3 and rtu.pending() == 0
 
 
+def test_fast_path_every_try_corrupted_each_counts_once():
+    # three tries of one step, each hit on the line, then the next step's request: the first
+    # lost a byte of its byte count (its header now promises 208 bytes), the second lost a
+    # byte, the third had a bit flipped. Each is one CRC error with exactly the bytes that
+    # came, and the next request is answered: nothing piles up in the buffer
+    rtu, bank, ctl = _server()
+    regs = regcodec.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
+                                    "sim_time_ms": 4000})
+    req = build_request(1, 23, regmap.MIRROR_BASE, 2, 0, len(regs), data=regs)
+    a1 = req[:8] + req[9:]  # 0x00 0x1C -> 0x00 then the byte count: 13 + 0xC3 bytes promised
+    a2 = req[:20] + req[21:]
+    a3 = bytearray(req)
+    a3[30] ^= 0x04
+    regs2 = regcodec.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
+                                     "sim_time_ms": 8000})
+    nxt = build_request(1, 23, regmap.MIRROR_BASE, 2, 0, len(regs2), data=regs2)
+    script = [(10, a1), (70, a2), (130, bytes(a3)), (190, nxt)]
+    port = _run(rtu, bank, script, 400, strict=False)
+    assert rtu.crc_errors == 3 and rtu.bytes_dropped == 68 + 68 + 69
+    assert len(port.sent) == 1 and bank.steps == 1 and bank.sim_time_ms == 8000
+
+
 def test_strict_framing_trailing_bytes_make_the_frame_invalid():
     # RTU as specified (boards): the frame ends at the silence, so a byte after the CRC inside
     # the 3.5-character time makes the whole frame invalid: no reply, one CRC error
