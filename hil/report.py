@@ -33,6 +33,13 @@ def terminal_table(summary, out_dir):
             ("retries", summary["retries"]), ("late replies", summary["late_replies"]),
             ("fw CRC errors", summary["fw_crc_errors"]),
             ("injected request frames corrupted", summary["injected_req_frames_corrupted"])]
+    if summary.get("acceptance_passed") is not None:
+        info.append(("acceptance", "%s, %s of %s ISPs failed, %s s charged, under %.3f/%.3f kWh "
+                     "up/down" % ("passed" if summary["acceptance_passed"] else "FAILED",
+                                  summary["acceptance_isps_failed"], summary["acceptance_isps"],
+                                  summary["acceptance_charged_s"],
+                                  summary["acceptance_under_kwh_pos"],
+                                  summary["acceptance_under_kwh_neg"])))
     if "revenue_eur" in summary:
         info.append(("revenue EUR", summary["revenue_eur"]))
     w = [max(len(str(r[i])) for r in rows) for i in range(4)]
@@ -60,7 +67,7 @@ def write(run, summary, acc, out_dir):
                         round(s["p_kw"], 3), round(s["soc"], 6), int(s["failsafe"]),
                         int(s["link_ok"])])
     (out / "firmware.log").write_text(run.firmware_log or "")
-    _plots(run, acc, out)
+    _plots(run, acc, out, summary)
     md = ["# HIL run: %s" % summary["scenario"], "",
           "%s on `%s`, %s, %s control: **%s**" % (
               run.sc.scenario["description"] or run.sc.path.name, summary["target"],
@@ -83,6 +90,17 @@ def write(run, summary, acc, out_dir):
                 r["isp_start_s"], r["energy_up_kwh"], r["energy_down_kwh"],
                 r["avg_setpoint_kw"], r["revenue_eur"]))
         md.append("| total | | | | %.2f |" % summary["revenue_eur"])
+    if acc is not None:
+        md += ["", "## Acceptance per ISP (German TSOs' acceptance band, allocable "
+               "under-fulfilment)", "",
+               "| ISP (UTC) | s | accepted up / down [kWh] | under-fulfilled up / down [kWh] "
+               "| flagged s | charged s | verdict |", "|---|---|---|---|---|---|---|"]
+        for q in acc.isps:
+            md.append("| %s - %s | %d | %.3f / %.3f | %.3f / %.3f | %d | %d | %s |" % (
+                q["isp_start_utc"], q["isp_end_utc"][11:], q["seconds"],
+                q["accepted_kwh_pos"], q["accepted_kwh_neg"], q["under_kwh_pos"],
+                q["under_kwh_neg"], q["flagged_s_pos"] + q["flagged_s_neg"],
+                q["charged_seconds"], "pass" if q["passed"] else "FAIL"))
     md += ["", "Unit configuration written over Modbus: " + ", ".join(
         "%s=%s" % kv for kv in summary["config"].items()), ""]
     for p in PLOTS:
@@ -90,7 +108,22 @@ def write(run, summary, acc, out_dir):
     (out / "report.md").write_text("\n".join(md) + "\n")
 
 
-def _plots(run, acc, out):
+def shade(ax, summary):
+    """Shade the link cuts and set-point losses (grey) and the time on the fail-safe path (red,
+    hatched), from summary.json's *_windows_s: during a cut the rig hears nothing, so the
+    fail-safe part there is the measured engagement (failsafe_engage_s)."""
+    if not summary:
+        return
+    for key, label, kw in (
+            ("cut_windows_s", "link cut", {"color": "0.5", "alpha": 0.25}),
+            ("loss_windows_s", "set-point loss", {"color": "tab:purple", "alpha": 0.15}),
+            ("failsafe_windows_s", "fail-safe", {"color": "tab:red", "alpha": 0.12,
+                                                 "hatch": "//"})):
+        for i, (lo, hi) in enumerate(summary.get(key, [])):
+            ax.axvspan(lo, hi, label=label if i == 0 else None, lw=0, **kw)
+
+
+def _plots(run, acc, out, summary=None):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -102,6 +135,7 @@ def _plots(run, acc, out):
         f, ax = plt.subplots(figsize=(9, 3.2))
         for label, ys in series:
             ax.plot(t[:len(ys)], ys, label=label, lw=1)
+        shade(ax, summary)
         if extra:
             extra(ax)
         ax.set_xlabel("t [s]")
@@ -119,8 +153,14 @@ def _plots(run, acc, out):
 
     def channel(ax):
         if acc is not None:
-            ax.fill_between(t, acc["lower_kw"], acc["upper_kw"], color="tab:green",
-                            alpha=0.15, label="acceptance channel")
+            ta = t[:acc.seconds]
+            ax.fill_between(ta, acc.utg_kw, acc.otg_kw, color="tab:green",
+                            alpha=0.15, label="tolerance band (UTG..OTG)")
+            ch = acc.charged
+            if ch.any():
+                ax.fill_between(ta, 0, 1, where=ch, color="tab:red", alpha=0.2,
+                                transform=ax.get_xaxis_transform(),
+                                label="allocable under-fulfilment")
     series = [("set-point (firmware)", [x["p_set_kw"] for x in s]),
               ("delivered", [x["p_kw"] for x in s])]
     if run.sc.scenario["mode"] == "remote":
@@ -137,6 +177,7 @@ def _plots(run, acc, out):
     ax.plot(ts, crc, label="firmware CRC errors (cumulative)", lw=1)
     ax.step(ts, [x["inj_req_corrupted"] for x in st], where="post", lw=1, ls="--",
             label="request frames corrupted by the proxy (cumulative)")
+    shade(ax, summary)
     ax.set_xlabel("t [s]")
     ax.set_title("Link errors")
     ax.grid(alpha=0.3)

@@ -20,6 +20,7 @@ SCHEMA = {
         "duration_s": (int, 900, 4, 7 * 86400),
         "mode": (str, "local", None, None),
         "seed": (int, 1, 0, 2**31),
+        "realtime": (bool, False, None, None),  # run in real time unless --no-realtime
     },
     "grid": {
         "world": (str, "host/worlds/baltic.toml", None, None),
@@ -71,8 +72,10 @@ METRICS = (
     "injected_req_frames_corrupted", "injected_req_frames_lost",
     "injected_resp_frames_corrupted", "injected_resp_frames_lost", "injected_bits_flipped",
     "injected_bytes_dropped", "crc_counter_mismatch", "bytes_counter_mismatch", "restarts",
-    "isp_energy_checked", "isp_energy_mismatch_wh", "acceptance_share_under",
-    "acceptance_max_window_under_share", "acceptance_late_reactions", "acceptance_passed",
+    "isp_energy_checked", "isp_energy_mismatch_wh", "acceptance_passed",
+    "acceptance_charged_s", "acceptance_flagged_s", "acceptance_isps", "acceptance_isps_failed",
+    "acceptance_under_kwh_pos", "acceptance_under_kwh_neg", "prequal_steps",
+    "prequal_late_reactions", "prequal_not_reached",
     "revenue_eur", "market_energy_up_kwh", "market_energy_down_kwh",
 )
 
@@ -100,7 +103,7 @@ def _check(path, table, key, value, spec):
     typ, _d, lo, hi = spec
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, typ) or isinstance(value, bool):
+    if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
         _fail(path, table, key, "must be %s, not %r" % (typ.__name__, value))
     if lo is not None and not (lo <= value <= hi):
         _fail(path, table, key, "%r outside %s..%s" % (value, lo, hi))

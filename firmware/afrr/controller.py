@@ -493,14 +493,28 @@ class Controller:
         c = self.cfg
         if words[1] not in (MODE_OFF, MODE_LOCAL, MODE_REMOTE):
             return False
-        lim = c.rating_kw
-        if not (_int_in(words[2], -lim, lim) and _int_in(words[3], -lim, lim)):
+        # set-point and integrator stay inside the band (the step never leaves it); the
+        # latched remote set-point is any value the step accepts (it is limited when used)
+        up, down = c.band_up_kw, -c.band_down_kw
+        if not (_int_in(words[2], down, up) and _int_in(words[3], down, up)
+                and _int_in(words[5], -SP_MAX_KW, SP_MAX_KW)):
             return False
+        # energy words: the ISP is the one of the last time of day (-1 with -1: none yet);
+        # Wh of the previous ISP and kWs of this one at most SP_MAX_KW over 15 min; the
+        # remainders in 0..999; the ACE integral (words[16]) may be any word
+        if not (_int_in(words[7], -1, DAY_MS - 1) and words[6] == words[7] // ISP_MS
+                and _int_in(words[8], -1, DAY_MS // ISP_MS - 1) and words[11] in (0, 1)):
+            return False
+        wh = SP_MAX_KW * 250
+        for i, hi in ((9, wh), (10, wh), (12, wh * 18 // 5), (14, wh * 18 // 5), (13, 999),
+                      (15, 999), (17, 999), (18, 999)):
+            if not _int_in(words[i], 0, hi):
+                return False
         self.mode = words[1]
         self.out.p_set_kw = words[2]
         self._integ = words[3]
         self._irem = words[4] if _int_in(words[4], 0, c.ti_s * 1000) else 0
-        self._sp_kw = clamp(words[5], -lim, lim)
+        self._sp_kw = words[5]
         en = self.energy
         en.isp, en.last_tod, en.prev_isp = words[6], words[7], words[8]
         en.prev_up_wh, en.prev_down_wh, en.partial = words[9], words[10], words[11] != 0
