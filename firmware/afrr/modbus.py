@@ -33,7 +33,7 @@ _MAX_WRITE = const(123)
 _MAX_RW_WRITE = const(121)
 
 BUF_SIZE = const(256)  # largest RTU frame
-_CHUNK = const(128)  # one read takes a whole lock-step request (69 bytes) or write (up to 121)
+_CHUNK = const(64)  # bytes per read (heap: a bigger chunk did not fit the 64 KiB budget)
 
 
 def _crc_table():
@@ -172,24 +172,10 @@ class RTU:
                     return i
         return 0
 
-    def partial(self):
-        """True while the buffer may be a request for this unit still arriving: addressed to it
-        (or broadcast) and shorter than its header's length. The fast path then waits for the
-        rest, or for a later request that proves it bad, rather than for the silence: a pty
-        carries no line timing, and a loaded host can hold back the rest of a frame."""
-        n = self.rx_n
-        if n == 0 or self.overrun:
-            return False
-        a = self.rx[0]
-        if a != self.bank.unit_id and a != 0:
-            return False
-        need = frame_length(self.rx, n)
-        return need == 0 or need > n
-
     def quiet(self):
         """Fast path's silence: returns the reply length (0: none).
 
-        Bytes that were there at an earlier silence held off by partial() are a frame of their
+        Bytes that were there at an earlier held silence are a frame of their
         own: one bad frame (a corrupted request whose header promised more bytes). Then a
         request for this unit still short of its length is held again (the rest may be on its
         way: call again only once more bytes came), and anything else ends at the silence as
@@ -205,9 +191,14 @@ class RTU:
             for i in range(h, n):
                 rx[i - h] = rx[i]
             self.rx_n = n - h
-        if self.partial():
-            self.held = self.rx_n
-            return 0
+        # a request for this unit (or broadcast) still short of its header's length: hold it
+        n = self.rx_n
+        a = self.rx[0]
+        if n and not self.overrun and (a == self.bank.unit_id or a == 0):
+            need = frame_length(self.rx, n)
+            if need == 0 or need > n:
+                self.held = n
+                return 0
         return self.at_silence()
 
     def at_silence(self):
