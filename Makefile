@@ -12,8 +12,8 @@ OUT ?= out
 GRID_SCENARIO ?= nordbalt_trip
 MARKET_SCENARIO ?= uncongested
 
-.PHONY: venv run test test-host test-mpy bench lint clean simulate market firmware deploy hil \
-	micropython micropython-if-possible
+.PHONY: venv run test test-stress test-host test-mpy bench lint clean simulate market firmware \
+	deploy hil micropython micropython-if-possible
 
 # Then the project itself, in development mode (its pytest plugin: the HIL fixtures).
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -30,6 +30,11 @@ run: venv
 
 ## test: every test, CPython (pytest + hypothesis) and the Unix port
 test: test-host test-mpy
+
+## test-stress: the whole `make test` with four CPU-bound processes beside it (started and
+## stopped by tools/cpuload.py, also on a failure or Ctrl-C): results must not depend on load
+test-stress: venv
+	$(PY) tools/cpuload.py --procs 4 -- $(MAKE) test
 
 test-host: venv micropython-if-possible
 	$(PY) -m pytest -q tests

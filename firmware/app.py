@@ -6,6 +6,13 @@
 #
 # Unix port:  micropython firmware/main.py --device /dev/pts/N [--unit 1] [--realtime]
 #                 [--silence-ms N] [--baud N] [--state-file PATH] [--board NAME] [--key-file PATH]
+#                 [--strict-framing]
+# Framing: on a board a request ends only at the 3.5-character silence (Modbus RTU as
+# specified: bytes after a request before the silence make it invalid). The Unix port behind the
+# rig's pty takes a request as soon as its length and CRC say it is whole (a deviation from the
+# spec: a pty has no line timing, and a loaded host stretches the gaps); --strict-framing gives
+# it the board's behaviour. A board may opt out with STRICT_FRAMING = False (the emulated
+# qemu_mps2, whose REPL UART has no line timing either).
 # On a board (no command line) the board data module (boards/*.py) gives the UART, baud, RS-485
 # pin and the optional MODBUS_UNIT, LOCKSTEP, FREQ_SOURCE, SAVE_EVERY_STEPS, KEY_PATH
 # (boards/README.md).
@@ -46,7 +53,8 @@ from afrr.modbus import RTU
 from afrr.unitregs import UnitRegisters
 
 USAGE = ("usage: micropython firmware/main.py --device PATH [--unit N] [--realtime] "
-         "[--silence-ms N] [--baud N] [--state-file PATH] [--board NAME] [--key-file PATH]")
+         "[--silence-ms N] [--baud N] [--state-file PATH] [--board NAME] [--key-file PATH] "
+         "[--strict-framing]")
 
 _IDLE_MS = 100  # poll timeout while nothing is buffered and no step is due
 _HOST_SAVE_EVERY_STEPS = 15  # Unix port --state-file: also save every 15 steps (1 min at 4 s)
@@ -60,7 +68,7 @@ class UsageError(Exception):
 
 def parse_args(argv):
     opts = {"device": None, "unit": 1, "realtime": False, "silence_ms": 4, "baud": 0,
-            "state_file": None, "board": None}
+            "state_file": None, "board": None, "strict": False}
     ints = {"--unit": ("unit", 1, 247), "--silence-ms": ("silence_ms", 1, 1000),
             "--baud": ("baud", 1200, 4000000)}
     strs = {"--device": "device", "--state-file": "state_file", "--board": "board",
@@ -70,8 +78,8 @@ def parse_args(argv):
         a = argv[i]
         if a in ("-h", "--help"):
             raise UsageError("")
-        if a == "--realtime":
-            opts["realtime"] = True
+        if a == "--realtime" or a == "--strict-framing":
+            opts["realtime" if a == "--realtime" else "strict"] = True
             i += 1
             continue
         if a not in ints and a not in strs:
@@ -97,8 +105,14 @@ def parse_args(argv):
 
 
 def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, steps_max=0,
-          zc=None, fm=None, silent_max_ms=0):
+          zc=None, fm=None, silent_max_ms=0, strict=True):
     """The loop: bytes in, replies out, frame boundary at silence_ms, own-clock steps.
+
+    strict (RTU as specified, the default and what a board runs): a frame ends only at the
+    silence, so bytes after a request before the silence make it invalid. strict=False (the
+    Unix port behind the rig's pty, a documented deviation): a request is handled as soon as
+    its length and CRC say it is whole (rtu.complete()), because a pty carries no line timing
+    and a loaded host can stretch or shrink the gaps between bytes.
 
     `ticks_ms`/`ticks_diff` are injected (time.ticks_ms on a target). Own-clock steps run every
     cycle_ms in real time, and in lock-step only while the rig is silent: after no step for
@@ -116,7 +130,9 @@ def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, ste
         now = ticks_ms()
         if zc is not None:
             zc.drain(fm)
-        if rtu.pending():
+        # a silence to wait for: strict, any bytes; fast path, bytes that came since it last
+        # held a frame that may still be arriving
+        if rtu.pending() and (strict or rtu.held != rtu.rx_n):
             timeout = silence_ms - ticks_diff(now, last_rx)
             if timeout < 0:
                 timeout = 0
@@ -145,16 +161,17 @@ def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, ste
             if n:
                 rtu.feed(n)
                 last_rx = ticks_ms()
-                r = rtu.complete()
-                while True:
+                r = 0 if strict else rtu.complete()
+                while not strict:
                     if r:
                         port.write(rtu.tx, r)
                     if not (rtu.handled and rtu.pending()):
                         break
                     r = rtu.complete()
         now = ticks_ms()
-        if rtu.pending() and ticks_diff(now, last_rx) >= silence_ms:
-            r = rtu.at_silence()
+        if rtu.pending() and (strict or rtu.held != rtu.rx_n) \
+                and ticks_diff(now, last_rx) >= silence_ms:
+            r = rtu.at_silence() if strict else rtu.quiet()
             if r:
                 port.write(rtu.tx, r)
         if period and bank.steps == seen:  # (in lock-step, a rig step just now restarts the wait)
@@ -293,7 +310,7 @@ def _board_opts(board):
             "realtime": not getattr(board, "LOCKSTEP", False),
             "silence_ms": getattr(board, "SILENCE_MS", 0) or silence_ms(board.UART_BAUD),
             "baud": board.UART_BAUD,
-            "state_file": None, "board": None}
+            "state_file": None, "board": None, "strict": getattr(board, "STRICT_FRAMING", True)}
 
 
 def main(argv):
@@ -367,7 +384,7 @@ def main(argv):
         app.feeder = open_wdt(board)
     try:
         serve(port, app.rtu, app.bank, time.ticks_ms, time.ticks_diff, opts["silence_ms"],
-              opts["realtime"], 0, zc, fm, 0 if host else silent_limit_ms(board))
+              opts["realtime"], 0, zc, fm, 0 if host else silent_limit_ms(board), opts["strict"])
     except KeyboardInterrupt:
         pass
     except Exception as e:  # LinkClosed: the rig went away

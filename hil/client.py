@@ -1,9 +1,11 @@
 # The rig's Modbus side: pymodbus RTU client over serial_for_url, speaking firmware/afrr/regmap.py.
+import io
 import logging
+import select
 import time
 
 from pymodbus.client import ModbusSerialClient
-from pymodbus.exceptions import ModbusException
+from pymodbus.exceptions import ConnectionException, ModbusException
 from pymodbus.framer import FramerType
 
 from afrr import regmap
@@ -17,10 +19,37 @@ logging.getLogger("pymodbus").propagate = False
 class ClientError(Exception):
     pass
 
+class SerialClient(ModbusSerialClient):
+    """pymodbus's RTU serial client, waiting for reply bytes in select() rather than polling.
+
+    pymodbus's sync client sleeps 1 ms between looks at the port until the byte count stops
+    changing; in lock-step that sleeping is most of a transaction. Here a read blocks until the
+    port has bytes (or the timeout passes) and hands them over at once; pymodbus still does the
+    rest (framing by the function's length, CRC, decoding, transaction rules). Ports without a
+    file descriptor fall back to pymodbus's own wait.
+    """
+
+    def recv(self, size):
+        if size is not None or self.socket is None:
+            return super().recv(size)
+        try:
+            fd = self.socket.fileno()
+        except (AttributeError, ValueError, io.UnsupportedOperation):
+            return super().recv(size)
+        try:
+            if not self._in_waiting():
+                select.select([fd], [], [], self.comm_params.timeout_connect)
+            n = self._in_waiting()
+            return self.socket.read(n) if n else b""
+        except OSError:
+            self.close()
+            raise ConnectionException(str(self)) from None
+
+
 def make_client(url, baud=115200, timeout=0.2):
     """A pymodbus RTU client on any pyserial URL (pty path, /dev/ttyACM0, socket://...)."""
-    return ModbusSerialClient(url, framer=FramerType.RTU, baudrate=baud, timeout=timeout,
-                              retries=0, reconnect_delay=0)
+    return SerialClient(url, framer=FramerType.RTU, baudrate=baud, timeout=timeout, retries=0,
+                        reconnect_delay=0)
 
 class Unit:
     """One firmware unit seen through the register map."""
@@ -34,6 +63,7 @@ class Unit:
         self.signer = None  # hil.auth.Signer when the unit has a key: commands are signed
         self.last_command = None  # registers of the last accepted signed command
         self.last_sp = 0  # kW, the last set-point the unit accepted from this rig
+        self.late_replies = 0  # lock-step replies to another step than the one asked (dropped)
 
     def connect(self):
         if not self.c.connect():
@@ -123,7 +153,12 @@ class Unit:
         """One FC23: write the measurement block (incl. sim_time_ms), read all outputs.
 
         timed False: without sim_time_ms (a unit on its own clock refuses it).
-        Returns the outputs as a dict, or None when the transaction failed.
+        Returns the outputs as a dict, or None when the transaction failed. A reply is checked
+        against the step it answers: in lock-step the firmware's sim_time_ms must be the one
+        just written. A reply that carries another time (a late or repeated answer to an
+        earlier request, read as this one's) is counted in `late_replies` and dropped: the
+        caller retries with the same time, which the firmware answers without stepping again.
+        A firmware on its own clock (status bit ST_REALTIME) is not checked.
         """
         regs = regcodec.encode_holding(values)
         if not timed:
@@ -133,7 +168,14 @@ class Unit:
                        write_address=regmap.LOCKSTEP_WRITE_ADDR, values=regs)
         if r is None or len(r.registers) != regmap.INPUT_COUNT:
             return None
-        return regcodec.decode_input(r.registers)
+        out = regcodec.decode_input(r.registers)
+        asked = int(values["sim_time_ms"])
+        if not out["status"] & regmap.ST_REALTIME and out["sim_time_ms"] != asked:
+            self.late_replies += 1
+            self.failures += 1
+            self.last_error = "reply to step %d ms, asked %d ms" % (out["sim_time_ms"], asked)
+            return None
+        return out
 
     def read_outputs(self):
         r = self._call(self.c.read_input_registers, address=0, count=regmap.INPUT_COUNT)

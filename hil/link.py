@@ -17,6 +17,8 @@ import threading
 import time
 import tty
 
+from afrr.modbus import frame_length
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MICROPYTHON = ROOT / ".venv" / "bin" / "micropython"
 FIRMWARE_MAIN = ROOT / "firmware" / "main.py"
@@ -65,22 +67,56 @@ class Faults:
         return bool(self.drop_rate or self.flip_rate or self.latency_ms or self.jitter_ms)
 
 
+def request_length(buf):
+    """Length of the Modbus RTU request at the start of buf from its header; 0 unknown yet,
+    -1 unknowable (not a request the firmware serves)."""
+    return frame_length(buf, len(buf))
+
+
+def reply_length(buf):
+    """Length of the Modbus RTU reply at the start of buf from its header; 0 unknown yet,
+    -1 unknowable."""
+    if len(buf) < 3:
+        return 0
+    fc = buf[1]
+    if fc & 0x80:
+        return 5  # exception: address, function | 0x80, code, CRC
+    if fc in (0x03, 0x04, 0x17):
+        return 5 + buf[2]
+    if fc in (0x06, 0x10):
+        return 8
+    return -1
+
+
+_KEEP = object()  # FaultProxy._swap: no unit fd change pending
+
+
 class FaultProxy:
     """Relays bytes between two pty masters, injecting faults; counts frames it altered.
 
-    A "frame" is one chunk read from a side: the client writes a request in one write() and the
-    firmware a reply in one write(), so a chunk is a frame on a pty. Counters per direction
-    ('req' client->unit, 'resp' unit->client): frames, corrupted (altered, some bytes left),
-    lost (every byte dropped, or cut), bytes_dropped, bits_flipped, corrupted_bytes_out (bytes
-    of altered frames that still reached the other side).
+    A "frame" is one Modbus RTU frame: the proxy cuts what it reads into frames by their
+    length from the header (requests client->unit, replies unit->client), so a frame that a
+    pty hands over in two reads, or two frames in one read, are counted and forwarded frame by
+    frame, whatever the scheduling. Bytes that cannot start a frame (an unknown function code)
+    are forwarded at once as one frame; a frame still short by its header's length after
+    PARTIAL_S is forwarded as it is (the other end then sees its silence). Each frame reaches
+    the other side in one write. Counters per direction ('req' client->unit, 'resp'
+    unit->client): frames, corrupted (altered, some bytes left), lost (every byte dropped, or
+    cut), bytes_dropped, bits_flipped, corrupted_bytes_out (bytes of altered frames that still
+    reached the other side). `unrouted`: request frames read while the unit side was detached
+    (firmware restarting), dropped and not counted as faults.
     """
 
+    PARTIAL_S = 0.05
+
     def __init__(self, client_fd, unit_fd, faults=None, seed=1):
-        # Non-blocking: after a firmware restart the old master's number can be reused by the
-        # new pty between select() and read(); a blocking read there would hang the relay.
+        # Non-blocking: a read must never wait on a pty (see set_unit_fd for fd reuse).
         _nonblocking(client_fd, unit_fd)
         self._fd = {"req": client_fd, "resp": unit_fd}
         self._out = {"req": unit_fd, "resp": client_fd}
+        self._length = {"req": request_length, "resp": reply_length}
+        self._buf = {"req": bytearray(), "resp": bytearray()}
+        self._since = {"req": 0.0, "resp": 0.0}  # monotonic s when a partial frame began
         self.faults = faults or {"req": Faults(), "resp": Faults()}
         self._rng = random.Random(seed)
         self.cut = False  # set by the rig: drop everything in both directions
@@ -88,10 +124,13 @@ class FaultProxy:
         self.stats = {d: {"frames": 0, "corrupted": 0, "lost": 0, "bytes": 0,
                           "bytes_dropped": 0, "bits_flipped": 0, "corrupted_bytes_out": 0}
                       for d in ("req", "resp")}
-        self._queue = []  # (due monotonic s, fd, bytes) for delayed chunks
         self._swallow = None  # threading.Event of an injected frame whose reply is awaited
+        self.unrouted = 0
+        self._queue = []  # (due monotonic s, direction, bytes) for delayed frames
         self._line_free = 0.0  # monotonic s when the emulated line is free again
         self._stop = threading.Event()
+        self._swap = _KEEP  # a new unit fd (or None: detached), applied by the relay thread
+        self._swapped = threading.Event()
         self._r, self._w = os.pipe()
         self._thread = threading.Thread(target=self._run, name="fault-proxy", daemon=True)
 
@@ -107,11 +146,33 @@ class FaultProxy:
         os.close(self._w)
 
     def set_unit_fd(self, fd):
-        """After a firmware restart on a new pty."""
-        _nonblocking(fd)
+        """Route the unit side to fd (None: detach it). Returns once the relay thread uses the
+        new fd and no longer touches the old one, so the caller may then close the old fd.
+
+        A firmware restart detaches first, closes the old pty and opens a new one (whose fd
+        number the kernel may reuse), then attaches it: the relay never reads or writes an fd
+        number that changed meaning under it.
+        """
+        if fd is not None:
+            _nonblocking(fd)
+        self._swapped.clear()
+        self._swap = fd
+        if not self._thread.is_alive():
+            self._apply_swap()
+            return
+        os.write(self._w, b"r")
+        if not self._swapped.wait(10):
+            raise LinkError("the link proxy did not switch to the restarted firmware")
+
+    def _apply_swap(self):
+        fd = self._swap
+        self._swap = _KEEP
         self._fd["resp"] = fd
         self._out["req"] = fd
-        os.write(self._w, b"r")
+        self._buf["resp"].clear()
+        self._buf["req"].clear()
+        self._queue = [q for q in self._queue if q[1] != "req"]
+        self._swapped.set()
 
     def inject(self, data, reply=True, timeout_s=10.0):
         """Put a raw frame on the unit's line as another bus master would (security scenario).
@@ -158,7 +219,7 @@ class FaultProxy:
         return bytes(out)
 
     def _delay_s(self, d, n):
-        """Seconds until a chunk of n bytes arrives: line time (if emulated) + latency."""
+        """Seconds until a frame of n bytes arrives: line time (if emulated) + latency."""
         f = self.faults[d]
         delay = 0.0
         if f.line_baud:  # the frame's characters, then the 3.5-character silence after it, on
@@ -172,45 +233,80 @@ class FaultProxy:
                          + self._rng.uniform(-f.jitter_ms, f.jitter_ms)) / 1000.0
         return delay
 
+    def _frames(self, d, now, flush):
+        """Cut whole frames off the direction's buffer; `flush`: also a partial one."""
+        buf = self._buf[d]
+        while buf:
+            n = self._length[d](buf)
+            if n < 0 or flush or 0 < n <= len(buf):
+                n = len(buf) if n <= 0 or n > len(buf) else n
+                frame = bytes(buf[:n])
+                del buf[:n]
+                self._since[d] = now
+                yield frame
+            else:
+                return
+
+    def _relay(self, d, frame):
+        if self._out[d] is None:  # unit side detached (firmware restarting)
+            self.unrouted += 1
+            return
+        data = self._mangle(d, frame)
+        if not data:
+            return
+        delay = self._delay_s(d, len(data))
+        if delay or self._queue:
+            due = time.monotonic() + delay
+            # keep order within a direction: never before an earlier frame
+            for q in self._queue:
+                if q[1] == d:
+                    due = max(due, q[0])
+            self._queue.append((due, d, data))
+            self._queue.sort(key=lambda q: q[0])
+        else:
+            self._write(self._out[d], data)
+
     def _run(self):
         while not self._stop.is_set():
+            if self._swap is not _KEEP:
+                self._apply_swap()
+            now = time.monotonic()
             timeout = None
             if self._queue:
-                timeout = max(0.0, self._queue[0][0] - time.monotonic())
-            fds = [self._fd["req"], self._fd["resp"], self._r]
+                timeout = max(0.0, self._queue[0][0] - now)
+            for d in ("req", "resp"):
+                if self._buf[d]:
+                    left = max(0.0, self._since[d] + self.PARTIAL_S - now)
+                    timeout = left if timeout is None else min(timeout, left)
+            fds = [fd for fd in (self._fd["req"], self._fd["resp"]) if fd is not None]
             try:
-                ready, _, _ = select.select(fds, [], [], timeout)
+                ready, _, _ = select.select(fds + [self._r], [], [], timeout)
             except (OSError, ValueError):
                 time.sleep(0.001)
                 continue
             if self._r in ready:
                 os.read(self._r, 64)
+                continue  # a swap or a stop: apply it before touching any fd
+            now = time.monotonic()
             for d in ("req", "resp"):
                 fd = self._fd[d]
-                if fd not in ready:
-                    continue
-                try:
-                    data = os.read(fd, 4096)
-                except OSError:
-                    continue  # the other side is not open (firmware restarting)
-                data = self._mangle(d, data)
-                if not data:
-                    continue
-                delay = self._delay_s(d, len(data))
-                if delay or self._queue:
-                    due = time.monotonic() + delay
-                    # keep order within a direction: never before an earlier chunk
-                    for q in self._queue:
-                        if q[1] == self._out[d]:
-                            due = max(due, q[0])
-                    self._queue.append((due, self._out[d], data))
-                    self._queue.sort(key=lambda q: q[0])
-                else:
-                    self._write(self._out[d], data)
+                if fd is not None and fd in ready:
+                    try:
+                        data = os.read(fd, 4096)
+                    except OSError:
+                        data = b""  # the other side is not open (firmware restarting)
+                    if data:
+                        if not self._buf[d]:
+                            self._since[d] = now
+                        self._buf[d] += data
+                stale = bool(self._buf[d]) and now - self._since[d] >= self.PARTIAL_S
+                for frame in self._frames(d, now, stale):
+                    self._relay(d, frame)
             now = time.monotonic()
             while self._queue and self._queue[0][0] <= now:
-                _due, fd, data = self._queue.pop(0)
-                self._write(fd, data)
+                _due, d, data = self._queue.pop(0)
+                if self._out[d] is not None:
+                    self._write(self._out[d], data)
 
     @staticmethod
     def _write(fd, data):
@@ -353,9 +449,15 @@ class Link:
         return self
 
     def restart_firmware(self):
-        """Kill the firmware (SIGKILL) and start a fresh process on a fresh pty."""
+        """Kill the firmware (SIGKILL) and start a fresh process on a fresh pty.
+
+        The proxy lets go of the old pty before it is closed: the new pty may get the same fd
+        number, and a relay still holding the old number would otherwise read the new pty
+        (a blocking read there, before the new fd is set non-blocking, hung the rig).
+        """
         fw = self.firmware
         fw.kill()
+        self.proxy.set_unit_fd(None)
         fw.stop()
         fw.start()
         self.proxy.set_unit_fd(fw.master)

@@ -32,6 +32,7 @@ def terminal_table(summary, out_dir):
     info = [("steps", summary["steps"]), ("wall s", summary["wall_s"]),
             ("steps/s", summary["steps_per_s"]), ("energy up kWh", summary["energy_up_kwh"]),
             ("energy down kWh", summary["energy_down_kwh"]),
+            ("retries", summary["retries"]), ("late replies", summary["late_replies"]),
             ("fw CRC errors", summary["fw_crc_errors"]),
             ("injected request frames corrupted", summary["injected_req_frames_corrupted"])]
     if summary.get("acceptance_passed") is not None:

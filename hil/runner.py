@@ -2,7 +2,9 @@
 #
 # Lock-step: per control cycle one FC23 transaction writes the measurements and the new simulated
 # time and reads the outputs of exactly that step; the plant and the grid then advance the cycle
-# in 1 s sub-steps (1 s data for the acceptance channel). A failed transaction is retried with
+# in 1 s sub-steps (1 s data for the acceptance channel). A reply must carry the simulated time
+# just written (hil/client.Unit.lockstep): a late answer to an earlier request is counted
+# (late_replies) and never applied to the plant. A failed transaction is retried with
 # the same simulated time (the firmware never steps twice for one time value); if every try
 # fails, the plant keeps the last set-point it received (documented choice: the inverter holds
 # its last command) and the firmware, frozen in simulated time, sees the gap as one long dt.
@@ -62,6 +64,8 @@ def _script_value(points, t):
 
 
 class Run:
+    READY_S = 30.0  # how long a (re)started firmware may take to answer (a loaded machine)
+
     def __init__(self, sc, target="unix", baud=None, realtime=None, progress=True,
                  unit_id=1, heapsize=None, source=False, key_file=None):
         self.sc = sc
@@ -197,7 +201,7 @@ class Run:
         fw = self.link.firmware
         try:
             self.unit.connect()
-            self.unit.wait_ready(alive=fw.alive if fw is not None else None)
+            self.unit.wait_ready(self.READY_S, alive=fw.alive if fw is not None else None)
         except ClientError as e:
             self.unit.close()
             self.firmware_log = self.link.close()
@@ -245,10 +249,13 @@ class Run:
     def execute(self):
         self._build_world()
         self._open()
+        failed = None
         try:
             return self._loop_market() if self.market is not None else self._loop()
         except _FirmwareExited:
             pass
+        except (ClientError, LinkError, OSError) as e:  # one line, never a traceback
+            failed = "%s: %s after %d steps" % (self.target, e, len(self.steps))
         finally:
             self._faults_on(False)
             self.final = self.unit.read_outputs() or {}
@@ -258,6 +265,8 @@ class Run:
                 self._state_dir.cleanup()
             if self._key_dir is not None:
                 self._key_dir.cleanup()
+        if failed:
+            raise RunError(failed + _firmware_said(self.firmware_log))
         raise RunError("%s: firmware exited after %d steps%s" % (
             self.target, len(self.steps), _firmware_said(self.firmware_log)))
 
@@ -327,7 +336,11 @@ class Run:
         self.link.restart_firmware()
         self.unit.c.close()
         self.unit.connect()
-        self.unit.wait_ready()
+        fw = self.link.firmware
+        try:
+            self.unit.wait_ready(self.READY_S, alive=fw.alive)
+        except ClientError as e:
+            raise ClientError("restarted firmware: %s" % e)
         self._configure()
         self._faults_on(True)
 
@@ -594,6 +607,7 @@ def summarize(run):
         "steps_ok": len(outs),
         "steps_failed": len(steps) - len(outs),
         "retries": sum(s["retries"] for s in steps),
+        "late_replies": run.unit.late_replies,
         "wall_s": round(run.wall_s, 3),
         "steps_per_s": round(len(steps) / run.wall_s, 1) if run.wall_s > 0 else None,
         "setpoint_violations": viol,

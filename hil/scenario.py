@@ -51,7 +51,7 @@ SCHEMA = {
         "flip_rate": (float, 0.0, 0.0, 0.5),
         "latency_ms": (float, 0.0, 0.0, 5000.0),
         "jitter_ms": (float, 0.0, 0.0, 5000.0),
-        "timeout_ms": (int, 200, 10, 10000),
+        "timeout_ms": (int, 1000, 10, 10000),  # lock-step: only a lost frame waits it out
         "retries": (int, 2, 0, 10),
         "cuts": (list, [], None, None),
         "restarts": (list, [], None, None),
@@ -72,7 +72,8 @@ MODES = {"off": 0, "local": 1, "remote": 2}
 
 # Summary metrics a [criteria] entry may bound (hil/runner.summarize computes every one).
 METRICS = (
-    "sim_seconds", "steps", "steps_ok", "steps_failed", "retries", "wall_s", "steps_per_s",
+    "sim_seconds", "steps", "steps_ok", "steps_failed", "retries", "late_replies", "wall_s",
+    "steps_per_s",
     "setpoint_violations", "p_set_max_kw", "p_set_min_kw", "limit_up_kw", "limit_down_kw",
     "soc_min_pct", "soc_max_pct", "soc_violations", "energy_up_kwh", "energy_down_kwh",
     "f_min_mhz", "f_max_mhz", "area_ace_max_abs_kw", "failsafe_steps", "failsafe_engage_max_s",

@@ -44,7 +44,7 @@ setpoint_violations = { max = 0 }
 
 
 def _scenario(tmp_path, name="s.toml", duration=480, mode="local", unit="", link="",
-              criteria="", timeout=200, grid=""):
+              criteria="", timeout=1000, grid=""):
     p = tmp_path / name
     p.write_text(SHORT % {"duration": duration, "mode": mode, "unit": unit, "link": link,
                           "criteria": criteria, "timeout": timeout, "grid": grid})
@@ -204,3 +204,136 @@ def test_market_driven_remote_run_settles(tmp_path):
     rows = _series(out)
     assert max(int(r["p_set_kw"]) for r in rows) <= s["limit_up_kw"]
 
+
+
+class _LateResponder:
+    """A fake firmware on a pty: the real register bank and Modbus codec (CPython), but before
+    its answer to every `every`-th lock-step step it sends its previous lock-step answer again,
+    as a late reply to the earlier request would arrive. Records p_set_kw per simulated time."""
+
+    def __init__(self, every):
+        import threading
+
+        from afrr.config import Config
+        from afrr.controller import Controller
+        from afrr.modbus import RTU
+        from afrr.unitregs import UnitRegisters
+        from hil.link import open_pty
+        self.master, self.slave, self.path = open_pty()
+        cfg = Config()
+        self.ctl = Controller(cfg)
+        self.bank = UnitRegisters(self.ctl, cfg, unit_id=1, lockstep=True)
+        self.rtu = RTU(self.bank)
+        self.bank.rtu = self.rtu
+        self.every = every
+        self.p_set = {}  # sim_time_ms -> p_set_kw the step computed
+        self.late_sent = []  # sim_time_ms of the steps whose answer a late one preceded
+        self._prev = None
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        import os
+        import select
+        rtu, bank = self.rtu, self.bank
+        while not self._stop.is_set():
+            if not select.select([self.master], [], [], 0.05)[0]:
+                continue
+            rtu.feed_bytes(os.read(self.master, 4096))
+            while rtu.pending():
+                steps = bank.steps
+                n = rtu.complete()
+                if not rtu.handled:
+                    break
+                reply = bytes(rtu.tx[:n])
+                if reply[1:2] == b"\x17" and bank.steps != steps:  # a lock-step step ran
+                    self.p_set[bank.sim_time_ms] = self.ctl.out.p_set_kw
+                    if bank.steps % self.every == 0 and self._prev is not None:
+                        self.late_sent.append(bank.sim_time_ms)
+                        reply = self._prev + reply
+                    self._prev = bytes(rtu.tx[:n])
+                if n:
+                    os.write(self.master, reply)
+
+    def close(self):
+        import os
+        self._stop.set()
+        self._t.join(2)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+def test_late_replies_are_counted_and_never_applied(tmp_path):
+    fake = _LateResponder(every=5)
+    try:
+        sc = _scenario(tmp_path, duration=480, criteria="steps_failed = { max = 0 }")
+        out = tmp_path / "out"
+        assert main(["run", str(sc), "--target", "serial:" + fake.path, "--out", str(out),
+                     "--no-progress"]) == 0
+    finally:
+        fake.close()
+    s = json.loads((out / "summary.json").read_text())
+    assert s["steps"] == 120 and s["steps_failed"] == 0
+    assert len(fake.late_sent) == 120 // 5
+    assert s["late_replies"] == len(fake.late_sent) and s["retries"] >= s["late_replies"]
+    report = (out / "report.md").read_text()
+    assert "| late_replies | %d |" % s["late_replies"] in report
+    # every cycle the plant followed the set-point of exactly the step the rig asked for
+    rows = _series(out)
+    for k in range(120):
+        want = fake.p_set[4000 * (k + 1)]
+        for r in rows[4 * k:4 * k + 4]:
+            assert int(r["p_set_kw"]) == want, (k, r)
+    # and the late answers carried another set-point: applying one would have shown
+    assert any(fake.p_set[t] != fake.p_set[t - 4000] for t in fake.late_sent)
+
+
+def test_restarted_firmware_that_never_answers_is_one_line_exit_2(tmp_path, monkeypatch,
+                                                                    capsys):
+    # the restarted firmware is alive but serves another unit address: it answers nothing
+    from hil.link import UnixFirmware
+    from hil.runner import Run
+    starts = []
+    real_start = UnixFirmware.start
+
+    def start(self):
+        starts.append(1)
+        if len(starts) > 1:
+            self.unit = 9
+            monkeypatch.setattr(Run, "READY_S", 1.0)  # it never answers: no need to wait 10 s
+        return real_start(self)
+
+    monkeypatch.setattr(UnixFirmware, "start", start)
+    sc = _scenario(tmp_path, duration=200, link="restarts = [100]")
+    assert main(["run", str(sc), "--out", str(tmp_path / "out"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unix: restarted firmware: firmware did not answer")
+    assert err.count("\n") == 1 and len(starts) == 2
+
+
+def test_same_run_idle_and_under_load(tmp_path):
+    """Lock-step makes a run independent of the machine's load: a 15-minute scenario run as it
+    is and again beside four CPU-burning processes gives the same summary (wall-clock figures
+    aside) and the same time series, and a clean link shows no CRC or counter mismatch."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    from cpuload import burners
+    sc = _scenario(tmp_path, duration=900, timeout=2000, grid="start_tod_s = 600",
+                   criteria="steps_failed = { max = 0 }")
+    wall = ("wall_s", "steps_per_s")
+    got = []
+    for n_burn in (0, 4):
+        out = tmp_path / ("out%d" % n_burn)
+        with burners(n_burn) as procs:
+            assert main(["run", str(sc), "--out", str(out), "--no-progress"]) == 0
+            assert all(p.poll() is None for p in procs)  # the load ran the whole time
+        s = json.loads((out / "summary.json").read_text())
+        got.append(({k: v for k, v in s.items() if k not in wall},
+                    (out / "timeseries.csv").read_text()))
+    (s_idle, ts_idle), (s_load, ts_load) = got
+    assert s_idle["steps"] == 225 and s_idle["steps_ok"] == 225
+    for k in ("fw_crc_errors", "crc_counter_mismatch", "bytes_counter_mismatch", "retries",
+              "late_replies", "fw_exceptions", "fw_bytes_dropped"):
+        assert s_idle[k] == 0 and s_load[k] == 0, k
+    assert s_load == s_idle
+    assert ts_load == ts_idle and ts_idle.count("\n") == 901

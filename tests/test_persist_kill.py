@@ -1,16 +1,17 @@
 # Persisted state survives kill -9 of the firmware process in the middle of writes (Unix port).
 #
 # A MicroPython writer loads the state, then saves records as fast as it can, printing each
-# sequence number once save() has returned. The test kills it with SIGKILL after a random
-# few milliseconds, many times, and after every kill checks that the state on disk is the last
-# acknowledged record or the one after it, intact, and loads without a fault. This is the one
-# place where tests use the wall clock: the point of the kill must be unpredictable.
+# sequence number once save() has returned. Its store's file operations (write, close, remove,
+# rename) go through thin wrappers that count them; at the operation the test chose, the writer
+# says so ("AT write", half of the record written) and waits, and the test kills it with SIGKILL
+# right there. Nothing depends on timing: every kill lands inside a save (or inside the
+# recovery of a load), at a point the test knows. After every kill the state on disk must be the
+# last acknowledged record or the one after it, intact, and load without a fault.
 import os
 import random
 import signal
 import subprocess
 import sys
-import time
 
 from conftest import MICROPYTHON, ROOT
 
@@ -19,16 +20,59 @@ sys.path.insert(0, str(ROOT / "firmware"))
 from hal.store import ST_EMPTY, ST_FAULT, StateStore  # noqa: E402
 
 WRITER = r"""
+import os
 import sys
 sys.path.insert(0, "firmware")
 from hal.store import StateStore, ST_FAULT
 from afrr.config import Config
 from afrr import persist
 
+STOP = int(sys.argv[2])  # wait for the kill at the STOP-th file operation
+ops = [0]
+
+def point(name):
+    ops[0] += 1
+    if ops[0] == STOP:
+        print("AT", name)
+        sys.stdin.read(1)  # the test keeps stdin open and kills this process
+
+class FS:
+    def stat(self, p):
+        return os.stat(p)
+
+    def remove(self, p):
+        point("remove")
+        os.remove(p)
+
+    def rename(self, a, b):
+        point("rename" + a[a.rfind("."):])
+        os.rename(a, b)
+
+class File:
+    def __init__(self, f):
+        self.f = f
+
+    def write(self, d):
+        n = len(d) // 2
+        self.f.write(d[:n])
+        point("write")
+        self.f.write(d[n:])
+
+    def flush(self):
+        self.f.flush()
+
+    def close(self):
+        point("close")
+        self.f.close()
+
+def opener(p, mode):
+    f = open(p, mode)
+    return File(f) if "w" in mode else f
+
 def words(n):
     return [1, 1, n % 1000, -(n % 1000), n, 0, 0, 0, 0, n * 3, -n, 0, 1, 2, 3, 4, 5, 6, 7]
 
-st = StateStore(sys.argv[1])
+st = StateStore(sys.argv[1], FS(), opener)
 rec = st.load()
 print("L", -1 if rec is None else rec[0], st.status)
 cfg = persist.config_words(Config())
@@ -48,28 +92,33 @@ def test_state_survives_kill_during_writes(tmp_path):
     writer = tmp_path / "writer.py"
     writer.write_text(WRITER)
     iterations = 60
-    torn = 0  # kills that left a .tmp behind or caught the renames
+    where = {}  # the operation each kill interrupted -> how often
     last_ack = -1
     saves = 0
     for i in range(iterations):
-        p = subprocess.Popen([str(MICROPYTHON), str(writer), path], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(0.015 + rng.random() * 0.03)
+        stop = rng.randrange(1, 26)  # about five operations per save: up to the fifth save
+        p = subprocess.Popen([str(MICROPYTHON), str(writer), path, str(stop)], cwd=ROOT,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        lines = []
+        while True:  # until the writer says where it stands (or ends, which is a failure)
+            line = p.stdout.readline().decode()
+            if not line or line.startswith("AT "):
+                break
+            lines.append(line.strip())
         os.kill(p.pid, signal.SIGKILL)
-        out, err = p.communicate(timeout=10)
+        _out, err = p.communicate(timeout=10)
+        assert line.startswith("AT "), (lines, err.decode())
         assert p.returncode == -signal.SIGKILL, err.decode()
-        lines = out.decode().split("\n")[:-1]  # drop a line cut short by the kill
-        if lines:  # else killed during start-up, before its first load finished
-            head = lines[0].split()
-            assert head[0] == "L", lines[0]
-            # the writer itself loaded the previous run's state without a fault
-            assert int(head[1]) in (last_ack, last_ack + 1), (head, last_ack)
-            assert not int(head[2]) & ST_FAULT, lines[0]
-            if len(lines) > 1:
-                last_ack = int(lines[-1])
-                saves += len(lines) - 1
-        if os.path.exists(path + ".tmp") or not os.path.exists(path):
-            torn += 1
+        where[line.split()[1]] = where.get(line.split()[1], 0) + 1
+        head = lines[0].split()
+        assert head[0] == "L", lines[0]
+        # the writer itself loaded the previous run's state without a fault
+        assert int(head[1]) in (last_ack, last_ack + 1), (head, last_ack)
+        assert not int(head[2]) & ST_FAULT, lines[0]
+        if len(lines) > 1:
+            last_ack = int(lines[-1])
+            saves += len(lines) - 1
         st = StateStore(path)
         rec = st.load()
         if rec is None:
@@ -80,5 +129,7 @@ def test_state_survives_kill_during_writes(tmp_path):
         assert ctl == words(seq)
         assert not st.status & ST_FAULT, (st.status, st.reasons)
         last_ack = seq
-    assert saves > iterations  # the writer got past start-up in most runs
-    assert torn >= 1, "no kill landed inside a save: the test did not test anything"
+    assert saves > iterations
+    # kills landed at every step of a save: half a record in .tmp, before its close, before
+    # the old copy's removal, and before each of the two renames
+    assert set(where) == {"write", "close", "remove", "rename.bin", "rename.tmp"}, where

@@ -33,6 +33,7 @@ _MAX_WRITE = const(123)
 _MAX_RW_WRITE = const(121)
 
 BUF_SIZE = const(256)  # largest RTU frame
+_CHUNK = const(64)  # bytes per read (heap: a bigger chunk did not fit the 64 KiB budget)
 
 
 def _crc_table():
@@ -49,32 +50,32 @@ def _crc_table():
 CRC_TABLE = _crc_table()
 
 
-def crc16(buf, n):
-    """Modbus CRC-16 of buf[0:n]; sent low byte first."""
+def crc16(buf, n, o=0):
+    """Modbus CRC-16 of buf[o:o + n]; sent low byte first."""
     crc = 0xFFFF
     t = CRC_TABLE
-    for i in range(n):
+    for i in range(o, o + n):
         crc = (crc >> 8) ^ t[(crc ^ buf[i]) & 0xFF]
     return crc
 
 
-def _crc_ok(buf, n):
-    """True when the frame buf[0:n] ends in its own CRC (low byte first)."""
-    c = crc16(buf, n - 2)
-    return buf[n - 2] == (c & 0xFF) and buf[n - 1] == (c >> 8)
+def _crc_ok(buf, n, o=0):
+    """True when the frame buf[o:o + n] ends in its own CRC (low byte first)."""
+    c = crc16(buf, n - 2, o)
+    return buf[o + n - 2] == (c & 0xFF) and buf[o + n - 1] == (c >> 8)
 
 
-def frame_length(buf, n):
-    """Length of the request in buf[0:n] from its header; 0 unknown yet, -1 unknowable."""
-    if n < 2:
+def frame_length(buf, n, o=0):
+    """Length of the request at buf[o:n] from its header; 0 unknown yet, -1 unknowable."""
+    if n - o < 2:
         return 0
-    fc = buf[1]
+    fc = buf[o + 1]
     if fc == _FC_READ_HOLDING or fc == _FC_READ_INPUT or fc == _FC_WRITE_SINGLE:
         return 8
     if fc == _FC_WRITE_MULTIPLE:
-        return 9 + buf[6] if n > 6 else 0
+        return 9 + buf[o + 6] if n - o > 6 else 0
     if fc == _FC_READ_WRITE:
-        return 13 + buf[10] if n > 10 else 0
+        return 13 + buf[o + 10] if n - o > 10 else 0
     return -1
 
 
@@ -86,10 +87,11 @@ class RTU:
         self.rx = bytearray(BUF_SIZE)  # request being assembled
         self.rx_n = 0
         self.overrun = False
-        self.chunk = bytearray(64)  # the HAL reads into this, then calls feed(n)
+        self.chunk = bytearray(_CHUNK)  # the HAL reads into this, then calls feed(n)
         self.tx = bytearray(BUF_SIZE)  # reply
         self.handled = False  # complete() consumed a request
         self.bcast = False  # the request being handled is a broadcast (the bank reads it)
+        self.held = 0  # fast path: rx_n when a silence was held off (a frame still arriving)
         # link counters (input registers, see regmap.INPUT)
         self.frames_ok = 0
         self.crc_errors = 0
@@ -117,7 +119,7 @@ class RTU:
         i = 0
         n = len(data)
         while i < n:
-            k = n - i if n - i < 64 else 64
+            k = n - i if n - i < _CHUNK else _CHUNK
             for j in range(k):
                 self.chunk[j] = data[i + j]
             self.feed(k)
@@ -127,32 +129,83 @@ class RTU:
         return self.rx_n
 
     def complete(self):
-        """Handle the first buffered request if it is whole and valid; returns reply length.
+        """Fast path (not RTU as specified): handle the first buffered request as soon as its
+        header's length and its CRC say it is whole; returns the reply length.
 
         Sets `handled` when a request was consumed; bytes after it (a second frame that arrived
         in the same read, without its 3.5-character gap) stay buffered: call again while
-        `handled` and `pending()`.
+        `handled` and `pending()`. When the buffer does not start with a whole valid request
+        but a whole valid request for this unit follows (the client's retry behind a frame that
+        lost or changed bytes), the bytes before it count as one CRC error and it is handled.
         """
         self.handled = False
         n = self.rx_n
         if n < 4 or self.overrun:
             return 0
-        need = frame_length(self.rx, n)
-        if need <= 0 or n < need:
-            return 0
         rx = self.rx
-        if not _crc_ok(rx, need):
-            return 0  # wait for the silence; it will count as a CRC error
+        need = frame_length(rx, n)
+        if need <= 0 or n < need or not _crc_ok(rx, need):
+            o = self._resync(n)
+            if not o:
+                return 0  # wait for the rest, a later request, or the silence
+            need = frame_length(rx, n, o)
+            self.crc_errors += 1
+            self.bytes_dropped += o
+            for i in range(o, n):
+                rx[i - o] = rx[i]
+            n -= o
         self.handled = True
+        self.held = 0
         r = self._handle(need)
         for i in range(need, n):  # keep what followed the frame
             rx[i - need] = rx[i]
         self.rx_n = n - need
         return r
 
+    def _resync(self, n):
+        """Offset (> 0) of the first whole valid request for this unit in rx[1:n], or 0."""
+        rx = self.rx
+        uid = self.bank.unit_id
+        for i in range(1, n - 3):
+            if rx[i] == uid or rx[i] == 0:
+                k = frame_length(rx, n, i)
+                if k > 0 and i + k <= n and _crc_ok(rx, k, i):
+                    return i
+        return 0
+
+    def quiet(self):
+        """Fast path's silence: returns the reply length (0: none).
+
+        Bytes that were there at an earlier held silence are a frame of their
+        own: one bad frame (a corrupted request whose header promised more bytes). Then a
+        request for this unit still short of its length is held again (the rest may be on its
+        way: call again only once more bytes came), and anything else ends at the silence as
+        in at_silence().
+        """
+        h = self.held
+        n = self.rx_n
+        self.held = 0
+        if h and h < n:
+            rx = self.rx
+            self.crc_errors += 1
+            self.bytes_dropped += h
+            for i in range(h, n):
+                rx[i - h] = rx[i]
+            self.rx_n = n - h
+        # a request for this unit (or broadcast) still short of its header's length: hold it
+        n = self.rx_n
+        a = self.rx[0]
+        if n and not self.overrun and (a == self.bank.unit_id or a == 0):
+            need = frame_length(self.rx, n)
+            if need == 0 or need > n:
+                self.held = n
+                return 0
+        return self.at_silence()
+
     def at_silence(self):
         """The line went quiet: the buffer is one frame. Returns reply length."""
         n = self.rx_n
+        self.held = 0
         if n == 0:
             return 0
         self.rx_n = 0

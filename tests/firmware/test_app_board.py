@@ -102,12 +102,12 @@ def test_watchdog_fed_once_per_completed_step_and_never_by_traffic():
     wdt = _WDT(clock)
     app.feeder = Feeder(wdt)
     script = [_rig(k) for k in (1, 2, 3)]
-    script += [(400 + 10 * k, _read_status()) for k in range(5)]  # replies, but no step
+    script += [(450 + 10 * k, _read_status()) for k in range(5)]  # replies, but no step
     script.append((600, _lockstep({"f_mhz": 50000, "sim_time_ms": 12000})))  # same time: no step
     port = _run(app, script, 2000, clock=clock)
     assert len(port.sent) == 9
     assert app.bank.steps == 3 and wdt.feeds == 3
-    assert wdt.times == [200, 300, 400]
+    assert wdt.times == [204, 304, 404]  # strict RTU framing: each step at the 4 ms silence
 
 
 def test_stalled_loop_does_not_feed_and_the_watchdog_expires():
@@ -160,10 +160,10 @@ def test_silent_rig_steps_on_own_clock_and_fails_safe():
     # the rig goes silent after its write at 3.1 s; at most 5 own-clock steps
     _run(app, script, 10 ** 6, silent_max_ms=9000, steps_max=5, clock=clock)
     p0 = set_points[29]
-    assert p0 > 0 and not flags[29] & F_FAILSAFE and wdt.times[29] == 3100
+    assert p0 > 0 and not flags[29] & F_FAILSAFE and wdt.times[29] == 3104
     # own-clock steps from 2 x cycle_ms (8 s) after the last rig step on, then every 4 s, and
     # each completed one feeds the watchdog
-    assert wdt.times[30:] == [11100, 15100, 19100, 23100, 27100]
+    assert wdt.times[30:] == [11104, 15104, 19104, 23104, 27104]
     assert bank.silent_steps == 5 and bank.steps == 35 and wdt.feeds == 35
     for f in flags[30:]:
         assert f & F_FAILSAFE and f & F_STALE
@@ -191,7 +191,7 @@ def test_silent_rule_starts_before_the_watchdog_timeout():
     app.feeder = Feeder(wdt)
     _run(app, [_rig(1)], 10 ** 6, silent_max_ms=limit, steps_max=3, clock=clock)
     # 2 x 4 s would be 8 s = the RP2040 watchdog timeout: the first own step comes at 7 s
-    assert wdt.times == [200, 7200, 11200, 15200]
+    assert wdt.times == [204, 7204, 11204, 15204]
     for a, b in zip(wdt.times, wdt.times[1:]):
         assert b - a < rp2.WDT_TIMEOUT_MS
     assert app.ctl.out.flags & F_FAILSAFE

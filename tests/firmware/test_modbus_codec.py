@@ -237,9 +237,14 @@ def test_frame_handling_allocates_nothing():
         rtu.rx[5] ^= 0xFF
         rtu.complete()
         rtu.at_silence()
+        feed_req()  # a frame with a bad CRC, its retry right behind it: resynchronised
+        rtu.rx[5] ^= 0xFF
+        feed_req()
+        r = rtu.complete()
     finally:
         micropython.heap_unlock()
-    assert n == 5 + 2 * regmap.INPUT_COUNT
+    assert n == 5 + 2 * regmap.INPUT_COUNT and r == n
+    assert rtu.crc_errors == 2 and rtu.bytes_dropped == 2 * len(req)
     assert bank.steps == 51  # the warm-up step and 50 under the lock
     assert gc.mem_alloc() == before
 
@@ -250,3 +255,42 @@ def test_two_frames_in_one_read_both_handled():
     assert rtu.complete() == 0 and rtu.handled and rtu.pending() == 8  # broadcast: no reply
     assert rtu.complete() == 7 and rtu.pending() == 0
     assert ctl.meas.f_mhz == 49_950 and rtu.crc_errors == 0
+
+
+def test_bad_frame_then_its_retry_before_the_silence():
+    # fast path: a request that lost a byte, then the client's retry in the same read: the bad
+    # bytes are one CRC error (as many bytes dropped as reached the unit), the retry is answered
+    rtu, bank, ctl, cfg = _server()
+    req = build_request(1, 6, 0x0001, 1)
+    lost = req[:3] + req[4:]
+    rtu.feed_bytes(lost + req)
+    assert rtu.complete() == 8 and rtu.handled and rtu.pending() == 0
+    assert rtu.crc_errors == 1 and rtu.bytes_dropped == 7 and ctl.mode == 1
+    # a flipped bit: whole by its length, wrong CRC; the retry follows
+    flipped = bytearray(req)
+    flipped[5] ^= 0x10
+    rtu.feed_bytes(bytes(flipped) + build_request(1, 3, 0, 1))
+    assert rtu.complete() == 7 and rtu.crc_errors == 2 and rtu.bytes_dropped == 15
+    # garbage with an unknown function code, then a request
+    rtu.feed_bytes(b"\x01\x55\x00" + req)
+    assert rtu.complete() == 8 and rtu.crc_errors == 3 and rtu.bytes_dropped == 18
+    # a write whose byte count was hit (it claims 200 more bytes), then its retry
+    regs = [5, 6]
+    w = bytearray(build_request(1, 16, 0x0002, 2, data=regs))
+    w[6] = 200
+    rtu.feed_bytes(bytes(w) + build_request(1, 16, 0x0002, 2, data=regs))
+    assert rtu.complete() == 8 and rtu.crc_errors == 4 and rtu.bytes_dropped == 18 + len(w)
+    assert rtu.pending() == 0
+
+
+def test_incomplete_frame_is_not_resynchronised():
+    # a request still arriving is never cut short by a look for a later frame
+    rtu, bank, ctl, cfg = _server()
+    regs = regcodec.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
+                                    "sim_time_ms": 4000})
+    req = build_request(1, 16, 0, len(regs), data=regs)
+    for k in range(1, len(req)):
+        rtu.feed_bytes(req[k - 1:k])
+        assert rtu.complete() == 0 and not rtu.handled
+    rtu.feed_bytes(req[-1:])
+    assert rtu.complete() == 8 and rtu.crc_errors == 0 and bank.steps == 1
