@@ -9,8 +9,8 @@
 #
 # Targets are the strings of `python -m hil run --target`: "unix", "cpython" (the firmware's
 # modules in this process, no link: hil/inproc.py), "qemu", "serial:PORT".
-# "qemu" needs hil/qemu.py with QemuFirmware (the interface of hil.link.UnixFirmware: start,
-# stop, kill, alive, master) and optionally unavailable() -> a reason string or None.
+# "qemu" is hil/qemu.py's emulated board (its unit address and state file come from its board
+# data; restarts need "unix"); not_ready() there says why it cannot run (no QEMU, no image).
 import importlib
 import importlib.util
 import pathlib
@@ -73,7 +73,7 @@ def _qemu():
     if importlib.util.find_spec("hil.qemu") is None:
         raise TargetUnavailable("target qemu: not in this checkout (no hil/qemu.py)")
     mod = importlib.import_module("hil.qemu")
-    why = mod.unavailable() if hasattr(mod, "unavailable") else None
+    why = mod.not_ready()
     if why:
         raise TargetUnavailable("target qemu: %s" % why)
     return mod
@@ -96,8 +96,9 @@ def open_link(target, unit_id=1, state_file=None):
         return InProcessLink(unit=unit_id)
     if target == "unix":
         fw = UnixFirmware(unit=unit_id, state_file=state_file)
-    elif target == "qemu":
-        fw = _qemu().QemuFirmware(unit=unit_id, state_file=state_file)
+    elif target == "qemu":  # unit address and state file come from the board (qemu_mps2)
+        mod = _qemu()
+        return mod.QemuLink(mod.QemuFirmware(), None, 1, []).open()
     else:
         return Link(device=check_target(target)[len("serial:"):]).open()
     return Link(fw).open()

