@@ -32,6 +32,13 @@ def terminal_table(summary, out_dir):
             ("energy down kWh", summary["energy_down_kwh"]),
             ("fw CRC errors", summary["fw_crc_errors"]),
             ("injected request frames corrupted", summary["injected_req_frames_corrupted"])]
+    if summary.get("acceptance_passed") is not None:
+        info.append(("acceptance", "%s, %s of %s ISPs failed, %s s charged, under %.3f/%.3f kWh "
+                     "up/down" % ("passed" if summary["acceptance_passed"] else "FAILED",
+                                  summary["acceptance_isps_failed"], summary["acceptance_isps"],
+                                  summary["acceptance_charged_s"],
+                                  summary["acceptance_under_kwh_pos"],
+                                  summary["acceptance_under_kwh_neg"])))
     if "revenue_eur" in summary:
         info.append(("revenue EUR", summary["revenue_eur"]))
     w = [max(len(str(r[i])) for r in rows) for i in range(4)]
@@ -82,6 +89,17 @@ def write(run, summary, acc, out_dir):
                 r["isp_start_s"], r["energy_up_kwh"], r["energy_down_kwh"],
                 r["avg_setpoint_kw"], r["revenue_eur"]))
         md.append("| total | | | | %.2f |" % summary["revenue_eur"])
+    if acc is not None:
+        md += ["", "## Acceptance per ISP (German TSOs' acceptance band, allocable "
+               "under-fulfilment)", "",
+               "| ISP (UTC) | s | accepted up / down [kWh] | under-fulfilled up / down [kWh] "
+               "| flagged s | charged s | verdict |", "|---|---|---|---|---|---|---|"]
+        for q in acc.isps:
+            md.append("| %s - %s | %d | %.3f / %.3f | %.3f / %.3f | %d | %d | %s |" % (
+                q["isp_start_utc"], q["isp_end_utc"][11:], q["seconds"],
+                q["accepted_kwh_pos"], q["accepted_kwh_neg"], q["under_kwh_pos"],
+                q["under_kwh_neg"], q["flagged_s_pos"] + q["flagged_s_neg"],
+                q["charged_seconds"], "pass" if q["passed"] else "FAIL"))
     md += ["", "Unit configuration written over Modbus: " + ", ".join(
         "%s=%s" % kv for kv in summary["config"].items()), ""]
     for p in PLOTS:
@@ -118,8 +136,14 @@ def _plots(run, acc, out):
 
     def channel(ax):
         if acc is not None:
-            ax.fill_between(t, acc["lower_kw"], acc["upper_kw"], color="tab:green",
-                            alpha=0.15, label="acceptance channel")
+            ta = t[:acc.seconds]
+            ax.fill_between(ta, acc.utg_kw, acc.otg_kw, color="tab:green",
+                            alpha=0.15, label="tolerance band (UTG..OTG)")
+            ch = acc.charged
+            if ch.any():
+                ax.fill_between(ta, 0, 1, where=ch, color="tab:red", alpha=0.2,
+                                transform=ax.get_xaxis_transform(),
+                                label="allocable under-fulfilment")
     series = [("set-point (firmware)", [x["p_set_kw"] for x in s]),
               ("delivered", [x["p_kw"] for x in s])]
     if run.sc.scenario["mode"] == "remote":

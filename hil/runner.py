@@ -443,10 +443,16 @@ def summarize(run):
             up, down = rig_wh[prev["isp"]]
             isp_err.append(max(abs(o["prev_up_wh"] - up), abs(o["prev_down_wh"] - down)))
         prev = o
-    from host.metrics import acceptance_channel
-    band = max(cfg["band_up_kw"], cfg["band_down_kw"], 1)
-    acc = acceptance_channel([s["sp_req_kw"] for s in samples], [s["p_kw"] for s in samples],
-                             band) if len(samples) > 1 else None
+    # German acceptance model on the 1 s TSO request vs delivered power; the run's UTC anchor
+    # is 2026-01-01 plus the scenario's start time of day
+    from host.metrics import evaluate, prequalification_steps
+    from host.metrics.utc import DEFAULT_START_UTC_S
+    acc = pq = None
+    if len(samples) > 1:
+        sp_1s = [s["sp_req_kw"] for s in samples]
+        p_1s = [s["p_kw"] for s in samples]
+        acc = evaluate(sp_1s, p_1s, DEFAULT_START_UTC_S - DEFAULT_START_UTC_S % 86400 + start)
+        pq = prequalification_steps(sp_1s, p_1s, fat_s=cfg.get("fat_s", 300))
     summary = {
         "scenario": sc.scenario["name"] or sc.path.stem,
         "target": run.target,
@@ -499,11 +505,16 @@ def summarize(run):
         "restarts": len(sc.link["restarts"]),
         "isp_energy_checked": len(isp_err),
         "isp_energy_mismatch_wh": round(max(isp_err), 3) if isp_err else 0.0,
-        "acceptance_share_under": round(acc["share_under"], 4) if acc else None,
-        "acceptance_max_window_under_share": round(acc["max_window_under_share"], 4)
-        if acc else None,
-        "acceptance_late_reactions": len(acc["late_reactions_s"]) if acc else None,
-        "acceptance_passed": int(acc["passed"]) if acc else None,
+        "acceptance_passed": int(acc.passed) if acc else None,
+        "acceptance_charged_s": acc.charged_seconds if acc else None,
+        "acceptance_flagged_s": acc.flagged_seconds if acc else None,
+        "acceptance_isps": len(acc.isps) if acc else None,
+        "acceptance_isps_failed": acc.isps_failed if acc else None,
+        "acceptance_under_kwh_pos": round(acc.under_kwh_pos, 3) if acc else None,
+        "acceptance_under_kwh_neg": round(acc.under_kwh_neg, 3) if acc else None,
+        "prequal_steps": pq["steps"] if pq else None,
+        "prequal_late_reactions": len(pq["late_reactions_s"]) if pq else None,
+        "prequal_not_reached": len(pq["not_reached_s"]) if pq else None,
         "config": cfg,
     }
     if getattr(run, "market", None) is not None:

@@ -70,8 +70,10 @@ METRICS = (
     "injected_req_frames_corrupted", "injected_req_frames_lost",
     "injected_resp_frames_corrupted", "injected_resp_frames_lost", "injected_bits_flipped",
     "injected_bytes_dropped", "crc_counter_mismatch", "bytes_counter_mismatch", "restarts",
-    "isp_energy_checked", "isp_energy_mismatch_wh", "acceptance_share_under",
-    "acceptance_max_window_under_share", "acceptance_late_reactions", "acceptance_passed",
+    "isp_energy_checked", "isp_energy_mismatch_wh", "acceptance_passed",
+    "acceptance_charged_s", "acceptance_flagged_s", "acceptance_isps", "acceptance_isps_failed",
+    "acceptance_under_kwh_pos", "acceptance_under_kwh_neg", "prequal_steps",
+    "prequal_late_reactions", "prequal_not_reached",
     "revenue_eur", "market_energy_up_kwh", "market_energy_down_kwh",
 )
 

@@ -9,9 +9,10 @@ import os
 import sys
 
 SUBCOMMANDS = {
-    "simulate": "host.cli_simulate",   # grid emulator run (issue 3)
-    "market": "host.cli_market",       # balancing market run (issue 7)
-    "capacity": "host.cli_capacity",   # TRM / frequency-stability limit (issue 7)
+    "simulate": "host.cli_simulate",   # grid emulator run
+    "market": "host.cli_market",       # balancing market run
+    "capacity": "host.cli_capacity",   # TRM / frequency-stability limit
+    "acceptance": "host.cli_acceptance",   # German aFRR acceptance model on a BSP's CSV
 }
 
 
@@ -29,11 +30,13 @@ def _load():
 def main(argv=None):
     mods = _load()
     ap = argparse.ArgumentParser(prog="python -m host",
-                                 description="afrrbox host tools: grid emulator, market, capacity")
+                                 description="afrrbox host tools: grid emulator, market, capacity, "
+                                             "acceptance")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name, mod in mods.items():
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP,
+                           epilog=getattr(mod, "EPILOG", None))
         mod.configure(p)
         p.set_defaults(_main=mod.main)
     args = ap.parse_args(argv)

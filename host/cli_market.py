@@ -20,31 +20,55 @@ def configure(p):
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def acceptance_per_isp(log, isp_s, band_kw):
-    """The metrics issue's acceptance channel on the unit's 1 s set-point/delivered series
-    (each 4 s cycle held), judged per ISP. {isp_start_s: {...}}; {} without cycles or band."""
-    from host.metrics import acceptance_channel
+def unit_acceptance(log, start_utc_s):
+    """The German acceptance model on the unit's 1 s set-point / delivered series (each 4 s
+    cycle held; delivered is the cycle's mean), the run anchored at start_utc_s.
+    AcceptanceResult, or None without cycles."""
+    from host.metrics import evaluate
     a = log.arrays()
-    if not len(a["t_s"]) or band_kw <= 0:
-        return {}
+    if not len(a["t_s"]):
+        return None
     rep = int(round(log.cycle_s))
-    sp = np.repeat(a["unit_setpoint_kw"], rep)
-    de = np.repeat(a["unit_delivered_kw"], rep)
-    t = np.repeat(a["t_s"], rep) + np.tile(np.arange(rep), len(a["t_s"]))
-    out = {}
-    for q in np.unique(np.floor(t / isp_s) * isp_s):
-        sel = (t >= q) & (t < q + isp_s)
-        r = acceptance_channel(sp[sel], de[sel], band_kw)
-        out[float(q)] = {"acc_share_inside": round(r["share_inside"], 4),
-                         "acc_share_under": round(r["share_under"], 4),
-                         "acc_passed": r["passed"]}
-    return out
+    return evaluate(np.repeat(a["unit_setpoint_kw"], rep),
+                    np.repeat(a["unit_delivered_kw"], rep), start_utc_s)
+
+
+def acceptance_per_isp(acc, start_utc_s):
+    """Settlement columns per ISP from an AcceptanceResult: {isp_start_s: {...}}."""
+    if acc is None:
+        return {}
+    return {float(q["isp_start_utc_s"] - start_utc_s): {
+        "acc_passed": q["passed"], "acc_charged_s": q["charged_seconds"],
+        "acc_under_kwh_pos": q["under_kwh_pos"], "acc_under_kwh_neg": q["under_kwh_neg"],
+        "acc_accepted_kwh_pos": q["accepted_kwh_pos"],
+        "acc_accepted_kwh_neg": q["accepted_kwh_neg"]} for q in acc.isps}
+
+
+def acceptance_summary(acc):
+    """The verdict a summary states: ISPs failed, seconds and energy charged."""
+    if acc is None:
+        return {"passed": True, "isps": 0, "isps_failed": 0, "charged_seconds": 0,
+                "under_kwh_pos": 0.0, "under_kwh_neg": 0.0}
+    return {"passed": acc.passed, "isps": len(acc.isps), "isps_failed": acc.isps_failed,
+            "charged_seconds": acc.charged_seconds,
+            "under_kwh_pos": round(acc.under_kwh_pos, 3),
+            "under_kwh_neg": round(acc.under_kwh_neg, 3)}
+
+
+def acceptance_line(a):
+    """One printed line of acceptance_summary()."""
+    return ("acceptance: %s, %d of %d ISPs failed, %d s charged, under-fulfilled %.3f kWh up "
+            "/ %.3f kWh down" % ("passed" if a["passed"] else "FAILED", a["isps_failed"],
+                                 a["isps"], a["charged_seconds"], a["under_kwh_pos"],
+                                 a["under_kwh_neg"]))
 
 
 def main(args):
     from host.market.publication import (
+        ISP_TABLE_COLUMNS,
         PUB_COLUMNS,
         area_energy_cost_eur,
+        isp_table,
         plot,
         publication,
         settlement,
@@ -61,8 +85,9 @@ def main(args):
     isp_s = run.cfg.mtu_s
     rows = publication(log, isp_s)
     write_csv(out / "publication.csv", rows, PUB_COLUMNS)
-    band = max(run.unit.up_mw, run.unit.down_mw) * 1000.0
-    settle = settlement(log, isp_s, extra=acceptance_per_isp(log, isp_s, band))
+    write_csv(out / "isp_energy.csv", isp_table(log, isp_s), ISP_TABLE_COLUMNS)
+    acc = unit_acceptance(log, log.start_utc_s)
+    settle = settlement(log, isp_s, extra=acceptance_per_isp(acc, log.start_utc_s))
     if settle:
         write_csv(out / "settlement.csv", settle)
     a = log.arrays()
@@ -70,12 +95,14 @@ def main(args):
         "market": run.cfg.path, "world": run.world.name, "scenario": run.scenario.name,
         "seed": run.seed, "hours": hours, "cycles": int(len(a["t_s"])),
         "free_capacity_kw": {f"{k[0]}-{k[1]}": v for k, v in run.caps_kw.items()},
-        "area_afrr_cost_eur": area_energy_cost_eur(rows, isp_s),
+        "start_utc": rows[0]["isp_start_utc"] if rows else None,
+        "area_afrr_cost_eur": area_energy_cost_eur(log),
         "unit": {"area": run.unit.area,
                  "cycles_activated": int(np.count_nonzero(np.abs(a["unit_setpoint_kw"]) > 1e-6)),
                  "energy_up_kwh": float(sum(r["energy_up_kwh"] for r in settle)),
                  "energy_down_kwh": float(sum(r["energy_down_kwh"] for r in settle)),
-                 "revenue_eur": float(sum(r["revenue_eur"] for r in settle))},
+                 "revenue_eur": float(sum(r["revenue_eur"] for r in settle)),
+                 "acceptance": acceptance_summary(acc)},
         "price_split_cycles": int(np.count_nonzero(np.ptp(a["cbmp"], axis=1) > 1e-3))
         if len(a["t_s"]) else 0,
     }
@@ -83,5 +110,6 @@ def main(args):
     if not args.no_plots and rows:
         plot(out / "publication.png", rows, f"{run.world.name} / {run.scenario.name}")
     print(f"{len(rows)} publication rows, {len(settle)} ISPs settled -> {out}")
-    print(json.dumps(summary["unit"]))
+    print(json.dumps({k: v for k, v in summary["unit"].items() if k != "acceptance"}))
+    print(acceptance_line(summary["unit"]["acceptance"]))
     return 0

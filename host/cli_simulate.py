@@ -47,14 +47,14 @@ def metrics(sim, rec, wall_s):
         ace = _col(rec, "ace_mw", a.name)
         afrr = _col(rec, "afrr_mw", a.name)
         igcc = _col(rec, "igcc_mw", a.name)
-        isp = isp_energy(t_start, afrr, w.isp_s)
+        isp = isp_energy(t_start, afrr, w.isp_s, igcc_export_mw=igcc)
         out["areas"][a.name] = {
             "frequency_annex3": frequency_quality(rec["df_hz"][:, i], rec["dt_s"]),
             "frce_art128": frce_quality(ace, dt_rec, a.frce_l1_mw, a.frce_l2_mw),
-            "afrr_up_mwh": float(sum(r["up_mwh"] for r in isp)),
-            "afrr_down_mwh": float(sum(r["down_mwh"] for r in isp)),
-            "igcc_import_mwh": float(np.sum(np.maximum(-igcc, 0)) * dt_rec / 3600.0),
-            "igcc_export_mwh": float(np.sum(np.maximum(igcc, 0)) * dt_rec / 3600.0),
+            "afrr_up_mwh": float(sum(r["afrr_up_mwh"] for r in isp)),
+            "afrr_down_mwh": float(sum(r["afrr_down_mwh"] for r in isp)),
+            "igcc_import_mwh": float(sum(r["igcc_in_mwh"] for r in isp)),
+            "igcc_export_mwh": float(sum(r["igcc_out_mwh"] for r in isp)),
             "isp_energy": isp,
         }
         elia[a.name] = elia_minute_table(t_start, ace, afrr, igcc, w.isp_s)
@@ -122,7 +122,8 @@ def main(args):
         with open(out / ("elia_minutes_%s.csv" % area), "w") as fh:
             fh.write(",".join(ELIA_COLUMNS) + "\n")
             for r in rows:
-                fh.write(",".join("%.6g" % r[c] for c in ELIA_COLUMNS) + "\n")
+                fh.write(",".join(r[c] if isinstance(r[c], str) else "%.6g" % r[c]
+                                  for c in ELIA_COLUMNS) + "\n")
     m["files"] = ["timeseries.csv"] + ["elia_minutes_%s.csv" % a for a in elia]
     if not args.no_plots:
         m["files"] += _plots(sim, rec, out)

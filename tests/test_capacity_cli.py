@@ -54,6 +54,10 @@ def test_market_cli_writes_publication_and_settlement(tmp_path):
         assert (tmp_path / f).stat().st_size > 0
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["cycles"] == 450 and s["unit"]["cycles_activated"] > 0
+    acc = s["unit"]["acceptance"]                 # the summary states the acceptance verdict
+    assert acc["isps"] == 2 and set(acc) >= {"passed", "isps_failed", "charged_seconds",
+                                             "under_kwh_pos", "under_kwh_neg"}
+    assert "acceptance: " in r.stdout and "ISPs failed" in r.stdout
     pub = (tmp_path / "publication.csv").read_text().splitlines()
     assert len(pub) == 1 + 2 * 15 * 5       # 2 ISPs x 15 minutes x 5 areas
 

@@ -329,3 +329,22 @@ def test_not_enough_bids_price_hits_the_cap():
 def test_bad_bid_is_a_clear_error(bad, msg):
     with pytest.raises(ValueError, match=msg):
         ActivationOptimiser(["A"], [], [bad])
+
+
+@pytest.mark.parametrize("backend", ["linprog", "highspy"])
+def test_degenerate_optimum_prices_the_marginal_activated_bid(backend):
+    # demand equal to a cumulative bid volume: the dual is anywhere in [last, next] bid price
+    # (a solver returned 0 and the price floor here); the CBMP is the marginal activated bid's
+    bids = [Bid("A", UP, 50, 10.0), Bid("A", UP, 50, 20.0), Bid("A", UP, 50, 30.0),
+            Bid("A", DOWN, 50, 5.0), Bid("A", DOWN, 50, -3.0)]
+    caps = {("A", "B"): (0.0, 0.0)}
+    for d, want in ((100.0, 20.0 + EPS), (150.0, 30.0 + EPS), (50.0, 10.0 + EPS),
+                    (-50.0, 5.0 - EPS), (-100.0, -3.0 - EPS)):
+        r = clear({"A": d, "B": 0.0}, bids, caps, backend=backend)
+        assert r.cbmp_eur_mwh["A"] == pytest.approx(want, abs=1e-9), d
+    # not degenerate: a partly activated bid sets the price as before
+    r = clear({"A": 99.0, "B": 0.0}, bids, caps, backend=backend)
+    assert r.cbmp_eur_mwh["A"] == pytest.approx(20.0 + EPS, abs=1e-6)
+    # uncongested neighbours share the marginal price of the region
+    r = clear({"A": 100.0, "B": 0.0}, bids, {("A", "B"): (100.0, 100.0)}, backend=backend)
+    assert r.cbmp_eur_mwh["A"] == pytest.approx(20.0 + EPS) == r.cbmp_eur_mwh["B"]

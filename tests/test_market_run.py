@@ -5,7 +5,13 @@ import pathlib
 import numpy as np
 import pytest
 
-from host.market.publication import CycleLog, area_energy_cost_eur, publication, settlement
+from host.market.publication import (
+    CycleLog,
+    area_energy_cost_eur,
+    isp_table,
+    publication,
+    settlement,
+)
 from host.market.run import MarketFileError, MarketRun, load_market
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -101,7 +107,7 @@ def test_settlement_matches_publication_over_a_day():
         unit_rev += p_unit / 1000.0 * cb[0] * 4.0 / 3600.0
     rows = publication(log)
     assert len(rows) == 96 * 15 * 2
-    cost = area_energy_cost_eur(rows)
+    cost = area_energy_cost_eur(log)
     assert cost["LT"] == pytest.approx(pay[0], rel=1e-9)
     assert cost["LV"] == pytest.approx(pay[1], rel=1e-9)
     s = settlement(log)
@@ -117,9 +123,16 @@ def test_publication_elapsed_minute_averages():
     rows = {r["minute"]: r for r in publication(log)}
     assert rows[5]["afrr_up_mw"] == pytest.approx(10.0)
     assert rows[10]["afrr_up_mw"] == pytest.approx(25.0)
-    assert rows[10]["cbmp_up_eur_mwh"] == pytest.approx((10 * 50 + 40 * 51) / 50)
+    assert rows[10]["cbmp_up_demand_weighted_eur_mwh"] == pytest.approx((10 * 50 + 40 * 51) / 50)
+    assert rows[10]["cbmp_last_cycle_eur_mwh"] == 51.0
     assert rows[15]["si_mw"] == pytest.approx(rows[15]["ace_mw"] - rows[15]["afrr_up_mw"])
-    assert math.isnan(rows[15]["cbmp_down_eur_mwh"])
+    assert rows[15]["nrv_mw"] == pytest.approx(rows[15]["afrr_up_mw"])
+    assert math.isnan(rows[15]["cbmp_down_demand_weighted_eur_mwh"])
+    # UTC: the run starts at 01:00 UTC, minute 10 is 01:09-01:10 of the 01:00-01:15 ISP
+    assert rows[10]["isp_start_utc"] == "2026-01-01T01:00:00Z"
+    assert rows[10]["isp_end_utc"] == "2026-01-01T01:15:00Z"
+    assert rows[10]["minute_start_utc"] == "2026-01-01T01:09:00Z"
+    assert rows[10]["minute_end_utc"] == "2026-01-01T01:10:00Z"
 
 
 @pytest.mark.parametrize("text, where", [
@@ -159,3 +172,44 @@ def test_border_trm_from_flow_data(tmp_path):
     m.write_text(text.replace('trm_month = "2025-03"', 'trm_month = "2030-01"'))
     with pytest.raises(MarketFileError, match="borders.LT-PL.trm_csv: .*no TRM"):
         load_market(m)
+
+
+def test_publication_keeps_igcc_apart_and_tables_isp_energy():
+    # A: 30 MW upward satisfied, 10 of them by netting; B: 10 MW downward, all netted
+    log = CycleLog(areas=["A", "B"], cycle_s=4.0)
+    for k in range(225):
+        log.append(4.0 * k, [-5.0, 2.0], [30.0, -10.0], [30.0, 0.0], [0.0, 10.0],
+                   [10.0, 0.0], [0.0, 10.0], [60.0, 60.0])
+    last = {r["area"]: r for r in publication(log) if r["minute"] == 15}
+    a, b = last["A"], last["B"]
+    assert a["afrr_up_mw"] == pytest.approx(20.0) and a["igcc_up_mw"] == pytest.approx(10.0)
+    assert a["nrv_mw"] == pytest.approx(30.0) and a["si_mw"] == pytest.approx(-35.0)
+    assert b["afrr_down_mw"] == 0 and b["igcc_down_mw"] == pytest.approx(10.0)
+    assert b["nrv_mw"] == pytest.approx(-10.0) and b["si_mw"] == pytest.approx(12.0)
+    rows = {r["area"]: r for r in isp_table(log)}
+    assert rows["A"]["isp_start_utc"] == "2026-01-01T01:00:00Z"
+    assert rows["A"]["afrr_up_mwh"] == pytest.approx(5.0)        # 20 MW x 0.25 h
+    assert rows["A"]["igcc_in_mwh"] == pytest.approx(2.5)        # 10 MW x 0.25 h
+    assert rows["B"]["igcc_out_mwh"] == pytest.approx(2.5) and rows["B"]["afrr_down_mwh"] == 0
+
+
+def test_market_summary_states_acceptance_failures():
+    from host.cli_market import (
+        acceptance_line,
+        acceptance_per_isp,
+        acceptance_summary,
+        unit_acceptance,
+    )
+    # the unit is asked for 1000 kW from the start and delivers nothing for one ISP:
+    # OGA = UGA = 1000, UTG = 950, 950 kW owed every second, allocable from the 16th (t = 15)
+    log = CycleLog(areas=["LT"], cycle_s=4.0, unit_area="LT")
+    for k in range(225):
+        log.append(4.0 * k, [0.0], [0.0], [0.0], [0.0], [0.0], [0.0], [80.0], 1000.0, 0.0)
+    acc = unit_acceptance(log, log.start_utc_s)
+    s = acceptance_summary(acc)
+    assert s["passed"] is False and s["isps"] == 1 and s["isps_failed"] == 1
+    assert s["charged_seconds"] == 885
+    assert s["under_kwh_pos"] == pytest.approx(round(885 * 950 / 3600, 3))
+    assert "FAILED, 1 of 1 ISPs failed, 885 s charged" in acceptance_line(s)
+    rows = settlement(log, extra=acceptance_per_isp(acc, log.start_utc_s))
+    assert rows[0]["acc_passed"] is False and rows[0]["acc_charged_s"] == 885

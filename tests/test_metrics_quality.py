@@ -48,10 +48,14 @@ def test_frequency_quality_hand_built():
 def test_isp_energy_up_and_down():
     t = np.arange(0, 1800.0, 1.0)
     p = np.where(t < 900, 40.0, -20.0)          # MW
-    rows = isp_energy(t, p, 900)
-    assert [r["isp"] for r in rows] == [0, 1]
-    assert rows[0]["up_mwh"] == pytest.approx(10.0) and rows[0]["down_mwh"] == 0
-    assert rows[1]["down_mwh"] == pytest.approx(5.0) and rows[1]["up_mwh"] == 0
+    g = np.where(t < 900, -8.0, 4.0)            # netting: import 8 MW, then export 4 MW
+    rows = isp_energy(t, p, 900, igcc_export_mw=g)
+    assert [r["isp_start_utc"] for r in rows] == ["2026-01-01T01:00:00Z", "2026-01-01T01:15:00Z"]
+    assert rows[1]["isp_end_utc"] == "2026-01-01T01:30:00Z"
+    assert rows[0]["afrr_up_mwh"] == pytest.approx(10.0) and rows[0]["afrr_down_mwh"] == 0
+    assert rows[1]["afrr_down_mwh"] == pytest.approx(5.0) and rows[1]["afrr_up_mwh"] == 0
+    assert rows[0]["igcc_in_mwh"] == pytest.approx(2.0) and rows[0]["igcc_out_mwh"] == 0
+    assert rows[1]["igcc_out_mwh"] == pytest.approx(1.0) and rows[1]["igcc_in_mwh"] == 0
 
 
 def test_elia_minute_table_averages_elapsed_part():
@@ -65,6 +69,45 @@ def test_elia_minute_table_averages_elapsed_part():
     assert r1["ace_mw"] == pytest.approx(-10.0)
     assert r1["igcc_up_mw"] == pytest.approx(5.0) and r1["igcc_down_mw"] == 0
     assert r1["si_mw"] == pytest.approx(-10.0 - 5.0)         # SI = ACE - NRV
+    assert r1["nrv_mw"] == pytest.approx(5.0)                # IGCC+ only, not inside aFRR+
+    assert r1["afrr_up_mw"] == 0
+    assert (r1["isp_start_utc"], r1["minute_start_utc"], r1["minute_end_utc"]) == (
+        "2026-01-01T01:00:00Z", "2026-01-01T01:00:00Z", "2026-01-01T01:01:00Z")
     assert r3["ace_mw"] == pytest.approx(-10.0 / 3)
     assert r3["afrr_up_mw"] == pytest.approx(10.0)          # 30 MW over 1 of 3 minutes
     assert r3["si_mw"] == pytest.approx(-10.0 / 3 - 10.0 - 5.0)
+
+
+def test_exactly_50_mhz_in_float32_is_inside_the_standard_range():
+    df = np.full(600, 0.050, dtype=np.float32)      # float32(0.05) = 0.0500000007 Hz
+    assert float(df[0]) > 0.05
+    r = frequency_quality(df, 1.0)
+    assert r["minutes_outside_standard"] == 0 and r["excursions"] == 0
+    assert r["max_abs_df_mhz"] == 50.0
+    df[100] = np.float32(-0.0500011)                 # 1.1 uHz beyond: outside, one sample
+    r = frequency_quality(df, 1.0)
+    assert r["excursions"] == 1 and r["minutes_outside_standard"] == pytest.approx(1 / 60)
+    edge = np.full(10, 0.8, dtype=np.float32)        # exactly the 800 mHz instantaneous limit
+    assert frequency_quality(edge, 1.0)["max_instantaneous_ok"]
+    ss = np.full(10, 0.2, dtype=np.float32)          # exactly 200 mHz: not over the limit
+    assert frequency_quality(ss, 1.0)["seconds_over_steady_state_limit"] == 0
+
+
+def test_rocof_window_reports_what_the_data_allow():
+    df = np.zeros(100)
+    df[50:] = 0.1                                     # a 100 mHz step between two samples
+    r = frequency_quality(df, 1.0)                    # 500 ms asked, 1 s data: 1 s window
+    assert r["rocof_window_s"] == 1.0 and r["rocof_window_requested_s"] == 0.5
+    assert r["max_rocof_hz_s"] == pytest.approx(0.1)
+    r = frequency_quality(df, 0.1)                    # 100 ms data: 5 samples = 0.5 s
+    assert r["rocof_window_s"] == pytest.approx(0.5)
+    assert r["max_rocof_hz_s"] == pytest.approx(0.2)
+
+
+def test_frce_mean_equal_to_the_level_is_inside():
+    x = np.full(300, 0.7)                             # the mean is 0.7000000000000001 in float
+    assert x.mean() > 0.7
+    r = frce_quality(x, 1.0, 0.7, 0.9, interval_s=300)
+    assert r["share_outside_level1"] == 0
+    r = frce_quality(np.full(300, 0.700002), 1.0, 0.7, 0.9, interval_s=300)   # 2 W beyond
+    assert r["share_outside_level1"] == 1

@@ -120,6 +120,7 @@ class ActivationOptimiser:
         self.backend = backend
         self.warm_start = bool(warm_start)
         self.highs_options = dict(highs_options or {})
+        self.eps = float(eps)
         n, nb, ne = len(self.areas), len(self.bids), len(self.borders)
         self.n, self.nb, self.ne = n, nb, ne
         b_area = np.empty(nb, dtype=np.int64)
@@ -292,6 +293,7 @@ class ActivationOptimiser:
         groups = {}
         for i in range(n):
             groups.setdefault(find(i), set()).add(areas[i])
+        prices = self._degenerate_prices(prices, groups, act, ub, sb, d)
         sat = ub - sb
         return ClearingResult(
             areas=list(areas),
@@ -306,6 +308,35 @@ class ActivationOptimiser:
             activation_cost_eur_h=float(np.dot(self.bid_dir * self.bid_price, act) / 1000.0),
             objective=float(obj),
         )
+
+    def _degenerate_prices(self, prices, groups, act, ub, sb, d, vtol=1e-6):
+        """CBMP where the optimum is degenerate: a price region in which no bid is partly
+        activated and every satisfied demand sits at a bound (e.g. demand equal to a
+        cumulative bid volume) leaves its dual anywhere between the last activated and the
+        next bid's price, and a solver may return 0 or the price cap. There the CBMP is the
+        price of the marginal activated bid, as the dual of a partly activated one would be:
+        the dearest activated upward bid + eps, or the cheapest activated downward bid - eps.
+        A region that activated nothing, or both directions, keeps its dual."""
+        idx = {a: i for i, a in enumerate(self.areas)}
+        out = prices.copy()
+        vol, pr, dr = self.bid_volume, self.bid_price, self.bid_dir
+        eps = self.eps
+        for members in groups.values():
+            ii = np.array(sorted(idx[a] for a in members))
+            up_room = np.maximum(d[ii], 0.0)
+            dn_room = np.maximum(-d[ii], 0.0)
+            inner = ((ub[ii] > vtol) & (ub[ii] < up_room - vtol)) | \
+                ((sb[ii] > vtol) & (sb[ii] < dn_room - vtol))
+            mine = np.isin(self.bid_area, ii)
+            on = mine & (act > vtol)
+            if inner.any() or np.any(on & (act < vol - vtol)):
+                continue          # a basic demand or bid pins the dual: it is the price
+            up, dn = on & (dr > 0), on & (dr < 0)
+            if up.any() and not dn.any():
+                out[ii] = pr[up].max() + eps
+            elif dn.any() and not up.any():
+                out[ii] = pr[dn].min() - eps
+        return np.clip(out, self.price_floor, self.price_cap)
 
 
 def _quiet_highs(highspy):

@@ -1,15 +1,22 @@
-"""Elia-style publication per area (per quarter-hour and per elapsed minute) and BSP settlement.
+"""Elia-style publication per area (per quarter-hour and per elapsed minute, UTC) and BSP
+settlement.
 
-Input is a cycle log: one row per 4 s optimisation cycle (host.market.run.MarketRun writes it).
-Shape of the publication (elia-balancing-energy-per-minute.txt): for quarter-hour q and minute
-m (1..15), every value covers the elapsed part of q, from its start to the end of minute m:
-- ACE (MW): average ACE; SI (MW) = ACE - (aFRR+ - aFRR-), the imbalance before the aFRR
-  that covered this area's demand (Elia: ACE minus the FRR activated for the area).
-- aFRR+ / aFRR- (MW): average satisfied demand per direction (netting included, as PICASSO
-  counts it), both >= 0.
-- IGCC+ / IGCC- (MW): average netting import (deficit area) / export (surplus area).
-- CBMP+ / CBMP- (EUR/MWh): CBMP weighted by the satisfied demand of that direction
-  (empty when nothing was satisfied in that direction).
+Input is a cycle log: one row per 4 s optimisation cycle (host.market.run.MarketRun writes it),
+anchored in UTC at log.start_utc_s. Shape of the publication (elia-balancing-energy-per-minute):
+for quarter-hour q and minute m (1..15), every value covers the elapsed part of q, from its
+start to the end of minute m; each row carries the UTC start and end of its ISP and minute.
+- ACE (MW): average ACE.
+- aFRR+ / aFRR- (MW): average aFRR activated for the area's demand, per direction (satisfied
+  demand minus what netting covered), both >= 0.
+- IGCC+ / IGCC- (MW): average netting import (deficit area) / export (surplus area), >= 0,
+  never inside aFRR+/-.
+- NRV and SI (MW): the one definition of host.metrics.energy.nrv_si, SI = ACE - NRV with
+  NRV = aFRR+ - aFRR- + IGCC+ - IGCC-.
+- cbmp_last_cycle_eur_mwh: the cross-border marginal price of the area in the minute's last
+  4 s cycle (what the platform publishes per optimisation cycle).
+- cbmp_up/down_demand_weighted_eur_mwh: the cycles' CBMP averaged with the satisfied demand of
+  that direction as weights over the elapsed part of the ISP (empty when none was satisfied).
+isp_table() gives per area and UTC ISP the energy of aFRR up/down and IGCC in/out.
 Settlement of the unit per ISP: energy delivered per cycle x the CBMP of its area in that
 cycle; upward energy is paid by the TSO, downward energy pays the CBMP to the TSO (a negative
 CBMP pays the BSP). Positive revenue = money to the BSP.
@@ -23,9 +30,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-PUB_COLUMNS = ("area", "quarter_start_s", "minute", "si_mw", "ace_mw", "afrr_up_mw",
-               "afrr_down_mw", "igcc_up_mw", "igcc_down_mw", "cbmp_up_eur_mwh",
-               "cbmp_down_eur_mwh")
+from host.metrics.energy import ISP_COLUMNS, isp_bounds, nrv_si
+from host.metrics.energy import isp_table as _isp_table
+from host.metrics.utc import DEFAULT_START_UTC_S, utc_iso
+
+PUB_COLUMNS = ("area", "isp_start_utc", "isp_end_utc", "minute", "minute_start_utc",
+               "minute_end_utc", "ace_mw", "nrv_mw", "si_mw", "afrr_up_mw", "afrr_down_mw",
+               "igcc_up_mw", "igcc_down_mw", "cbmp_last_cycle_eur_mwh",
+               "cbmp_up_demand_weighted_eur_mwh", "cbmp_down_demand_weighted_eur_mwh")
 
 
 @dataclass
@@ -44,6 +56,7 @@ class CycleLog:
     unit_setpoint_kw: list = field(default_factory=list)   # (cycles,), + = upward
     unit_delivered_kw: list = field(default_factory=list)  # (cycles,), mean over the cycle
     unit_area: str = ""
+    start_utc_s: int = DEFAULT_START_UTC_S               # UTC epoch second of t_s = 0
 
     def append(self, t_s, ace, demand, sat_up, sat_down, net_up, net_down, cbmp,
                unit_sp_kw=0.0, unit_del_kw=0.0):
@@ -72,58 +85,84 @@ def _wavg(p, w):
     return float((p * w).sum() / s) if s > 1e-12 else math.nan
 
 
+def _components(a):
+    """Per cycle and area: aFRR+ / aFRR- (activated, netting excluded), IGCC+ / IGCC- (MW)."""
+    iu, idn = a["netted_up_mw"], a["netted_down_mw"]
+    return (np.maximum(a["sat_up_mw"] - iu, 0.0), np.maximum(a["sat_down_mw"] - idn, 0.0),
+            iu, idn)
+
+
 def publication(log, isp_s=900.0, minute_s=60.0):
-    """Rows (dicts, PUB_COLUMNS) per area, quarter-hour and elapsed minute."""
+    """Rows (dicts, PUB_COLUMNS) per area, UTC quarter-hour and elapsed minute."""
     a = log.arrays()
     t = a["t_s"]
     rows = []
     if len(t) == 0:
         return rows
+    up, dn, iu, idn = _components(a)
     n_min = int(round(isp_s / minute_s))
-    q0 = math.floor(t[0] / isp_s) * isp_s
+    t0 = log.start_utc_s
+    q0 = math.floor((t0 + t[0]) / isp_s) * isp_s - t0      # ISP start, s since run start
     while q0 <= t[-1]:
         # the log is in time order, so the cycles of q0 .. end of minute m are one slice
         i0 = int(np.searchsorted(t, q0))
+        q_utc = int(round(t0 + q0))
         for m in range(1, n_min + 1):
             sel = slice(i0, int(np.searchsorted(t, q0 + m * minute_s)))
             if sel.stop == i0:
                 continue
             for i, area in enumerate(log.areas):
-                up, dn = a["sat_up_mw"][sel, i], a["sat_down_mw"][sel, i]
+                u, d = up[sel, i].mean(), dn[sel, i].mean()
+                gi, go = iu[sel, i].mean(), idn[sel, i].mean()
                 ace = float(a["ace_mw"][sel, i].mean())
-                rows.append(dict(
-                    area=area, quarter_start_s=q0, minute=m,
-                    si_mw=ace - float(up.mean() - dn.mean()), ace_mw=ace,
-                    afrr_up_mw=float(up.mean()), afrr_down_mw=float(dn.mean()),
-                    igcc_up_mw=float(a["netted_up_mw"][sel, i].mean()),
-                    igcc_down_mw=float(a["netted_down_mw"][sel, i].mean()),
-                    cbmp_up_eur_mwh=_wavg(a["cbmp"][sel, i], up),
-                    cbmp_down_eur_mwh=_wavg(a["cbmp"][sel, i], dn)))
+                nrv, si = nrv_si(ace, float(u), float(d), float(gi), float(go))
+                row = {"area": area, **isp_bounds(q_utc, int(isp_s)), "minute": m,
+                       "minute_start_utc": utc_iso(q_utc + (m - 1) * minute_s),
+                       "minute_end_utc": utc_iso(q_utc + m * minute_s),
+                       "ace_mw": ace, "nrv_mw": nrv, "si_mw": si,
+                       "afrr_up_mw": float(u), "afrr_down_mw": float(d),
+                       "igcc_up_mw": float(gi), "igcc_down_mw": float(go),
+                       "cbmp_last_cycle_eur_mwh": float(a["cbmp"][sel.stop - 1, i]),
+                       "cbmp_up_demand_weighted_eur_mwh":
+                           _wavg(a["cbmp"][sel, i], a["sat_up_mw"][sel, i]),
+                       "cbmp_down_demand_weighted_eur_mwh":
+                           _wavg(a["cbmp"][sel, i], a["sat_down_mw"][sel, i])}
+                rows.append(row)
         q0 += isp_s
     return rows
 
 
-def area_energy_cost_eur(rows, isp_s=900.0):
-    """What each area's TSO pays for its satisfied demand, from the full-ISP publication rows:
-    aFRR+ x T x CBMP+ - aFRR- x T x CBMP-, summed (EUR)."""
-    last = max(r["minute"] for r in rows) if rows else 0
-    out = {}
-    for r in rows:
-        if r["minute"] != last:
-            continue
-        h = isp_s / 3600.0
-        c = 0.0
-        if r["afrr_up_mw"] > 0:
-            c += r["afrr_up_mw"] * h * r["cbmp_up_eur_mwh"]
-        if r["afrr_down_mw"] > 0:
-            c -= r["afrr_down_mw"] * h * r["cbmp_down_eur_mwh"]
-        out[r["area"]] = out.get(r["area"], 0.0) + c
-    return out
+ISP_TABLE_COLUMNS = ("area",) + ISP_COLUMNS
+
+
+def isp_table(log, isp_s=900.0):
+    """Per area and UTC ISP: energy (MWh, >= 0) of activated aFRR up/down and IGCC in/out."""
+    a = log.arrays()
+    if not len(a["t_s"]):
+        return []
+    up, dn, iu, idn = _components(a)
+    rows = []
+    for i, area in enumerate(log.areas):
+        for r in _isp_table(a["t_s"], log.cycle_s, up[:, i], dn[:, i], iu[:, i], idn[:, i],
+                            isp_s, log.start_utc_s):
+            rows.append({"area": area, **r})
+    return rows
+
+
+def area_energy_cost_eur(log):
+    """What each area's TSO pays for its satisfied demand (aFRR and netting alike) at the
+    cycle's CBMP: sum over cycles of (satisfied up - satisfied down) x cycle x CBMP (EUR)."""
+    a = log.arrays()
+    if not len(a["t_s"]):
+        return {}
+    pay = ((a["sat_up_mw"] - a["sat_down_mw"]) * a["cbmp"]).sum(axis=0) * log.cycle_s / 3600.0
+    return {area: float(pay[i]) for i, area in enumerate(log.areas)}
 
 
 def settlement(log, isp_s=900.0, extra=None):
-    """Unit settlement per ISP: rows {isp_start_s, energy_up_kwh, energy_down_kwh,
-    revenue_eur, avg_setpoint_kw} + per-ISP columns from `extra` (isp_start_s -> dict)."""
+    """Unit settlement per ISP: rows {isp_start_s (since the run start), isp_start_utc,
+    isp_end_utc, energy_up_kwh, energy_down_kwh, revenue_eur, avg_setpoint_kw} + per-ISP
+    columns from `extra` (isp_start_s -> dict)."""
     a = log.arrays()
     t = a["t_s"]
     if not len(t) or not log.unit_area:
@@ -133,11 +172,12 @@ def settlement(log, isp_s=900.0, extra=None):
     price = a["cbmp"][:, i]
     e_kwh = p * log.cycle_s / 3600.0
     rev = e_kwh / 1000.0 * price            # MWh x EUR/MWh; + = BSP earns
-    isp = np.floor(t / isp_s) * isp_s
+    t0 = log.start_utc_s
+    isp = np.floor((t0 + t) / isp_s) * isp_s - t0
     rows = []
     for q in np.unique(isp):
         sel = isp == q
-        row = dict(isp_start_s=float(q),
+        row = dict(isp_start_s=float(q), **isp_bounds(int(round(t0 + q)), int(isp_s)),
                    energy_up_kwh=float(e_kwh[sel][e_kwh[sel] > 0].sum()),
                    energy_down_kwh=float(-e_kwh[sel][e_kwh[sel] < 0].sum()) + 0.0,
                    revenue_eur=float(rev[sel].sum()),
@@ -163,17 +203,21 @@ def write_csv(path, rows, columns=None):
 
 
 def plot(path, rows, title=""):
-    """Per area: aFRR+/- and IGCC per ISP (bars) and CBMP+/- (lines), full-ISP rows."""
+    """Per area: aFRR+/- and IGCC per ISP (steps) and the demand-weighted CBMP+/- (lines),
+    full-ISP rows; x = hours since the first ISP."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from host.metrics.utc import parse_utc
     last = max(r["minute"] for r in rows)
     areas = list(dict.fromkeys(r["area"] for r in rows))
+    t_first = parse_utc(rows[0]["isp_start_utc"])
     fig, axes = plt.subplots(len(areas), 2, figsize=(12, 2.4 * len(areas)), squeeze=False,
                              sharex=True)
     for k, area in enumerate(areas):
         rs = [r for r in rows if r["area"] == area and r["minute"] == last]
-        h = [r["quarter_start_s"] / 3600.0 for r in rs]
+        h = [(parse_utc(r["isp_start_utc"]) - t_first) / 3600.0 for r in rs]
         ax = axes[k][0]
         ax.step(h, [r["afrr_up_mw"] for r in rs], where="post", label="aFRR+")
         ax.step(h, [-r["afrr_down_mw"] for r in rs], where="post", label="aFRR-")
@@ -182,12 +226,14 @@ def plot(path, rows, title=""):
         ax.set_ylabel(f"{area} MW")
         ax.legend(fontsize=7, loc="upper right")
         ax = axes[k][1]
-        ax.step(h, [r["cbmp_up_eur_mwh"] for r in rs], where="post", label="CBMP+")
-        ax.step(h, [r["cbmp_down_eur_mwh"] for r in rs], where="post", label="CBMP-")
+        ax.step(h, [r["cbmp_up_demand_weighted_eur_mwh"] for r in rs], where="post",
+                label="CBMP+ (demand-weighted)")
+        ax.step(h, [r["cbmp_down_demand_weighted_eur_mwh"] for r in rs], where="post",
+                label="CBMP- (demand-weighted)")
         ax.set_ylabel("EUR/MWh")
         ax.legend(fontsize=7, loc="upper right")
-    axes[-1][0].set_xlabel("hour")
-    axes[-1][1].set_xlabel("hour")
+    axes[-1][0].set_xlabel("hours since %s" % rows[0]["isp_start_utc"])
+    axes[-1][1].set_xlabel("hours since %s" % rows[0]["isp_start_utc"])
     fig.suptitle(title or "aFRR publication per ISP")
     fig.tight_layout()
     fig.savefig(path, dpi=90)

@@ -4,7 +4,16 @@
 # averaged over consecutive intervals of interval_s (default 900 s = the CE time to restore
 # frequency, Annex III); an interval is outside a level when |mean FRCE| > that level. Targets
 # (Art. 128): outside Level 1 in < 30 % of intervals, outside Level 2 in < 5 %.
+#
+# Exact thresholds: each interval mean and each level is rounded to whole watts and compared as
+# integers, so a mean that is the level on paper (e.g. 0.1 MW as the float mean of 0.1 MW
+# samples, 0.10000000000000002) is not counted outside it.
 import numpy as np
+
+
+def _w(x_mw):
+    """Integer watts of MW values."""
+    return np.rint(np.asarray(x_mw, dtype=np.float64) * 1e6).astype(np.int64)
 
 
 def frce_quality(frce_mw, dt_s, l1_mw, l2_mw, interval_s=900.0, target_l1=0.30,
@@ -19,8 +28,9 @@ def frce_quality(frce_mw, dt_s, l1_mw, l2_mw, interval_s=900.0, target_l1=0.30,
     else:
         means = x[:n * per].reshape(n, per).mean(axis=1)
     k = max(len(means), 1)
-    out1 = float(np.count_nonzero(np.abs(means) > l1_mw)) / k
-    out2 = float(np.count_nonzero(np.abs(means) > l2_mw)) / k
+    am = np.abs(_w(means))
+    out1 = float(np.count_nonzero(am > int(_w(l1_mw)))) / k
+    out2 = float(np.count_nonzero(am > int(_w(l2_mw)))) / k
     return {"intervals": int(len(means)), "interval_s": float(interval_s),
             "level1_mw": float(l1_mw), "level2_mw": float(l2_mw),
             "share_outside_level1": out1, "share_outside_level2": out2,
