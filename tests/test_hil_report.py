@@ -180,3 +180,33 @@ def test_report_renders_in_a_headless_browser(report, tmp_path):
                     (out / "report.html").as_uri()], check=True, timeout=120,
                    capture_output=True)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def _check_page(out, pngs):
+    text = (out / "report.html").read_text(encoding="utf-8")
+    c = _Checker()
+    c.feed(text)
+    c.close()
+    assert c.errors == [] and c.stack == [] and c.refs == []
+    assert sorted(base64.b64decode(src.split(",", 1)[1]) for src in c.imgs) == \
+        sorted((out / p).read_bytes() for p in pngs)
+    return text
+
+
+def test_simulate_and_market_write_the_same_page(tmp_path):
+    from host.__main__ import main as host_main
+    sim = tmp_path / "sim"
+    assert host_main(["simulate", str(ROOT / "host" / "worlds" / "baltic.toml"), "--scenario",
+                      "nordbalt_trip", "--hours", "0.1", "--out", str(sim), "--quiet"]) == 0
+    pngs = sorted(p.name for p in sim.glob("*.png"))
+    assert len(pngs) == 5
+    text = _check_page(sim, pngs)
+    assert "Area LT" in text and "max_abs_df_mhz" in text
+    mk = tmp_path / "mk"
+    assert host_main(["market", str(ROOT / "host" / "worlds" / "baltic_market.toml"),
+                      "--hours", "0.25", "--out", str(mk), "--quiet"]) == 0
+    text = _check_page(mk, ["publication.png"])
+    # price columns say what they are: averages weighted by demand are not a CBMP that cleared
+    assert "cbmp_last_cycle_eur_mwh is the cross-border marginal price" in text
+    assert "demand as weights, not prices that cleared" in text
+    assert "Unit settlement per ISP" in text
