@@ -277,6 +277,21 @@ def _link_errors(run):
                                     for k in ("corrupted", "lost", "bytes_dropped")))
 
 
+def _buckets(t, lo, mean, hi, n):
+    """Envelope over n consecutive samples: (t at each bucket's end, min of lo, mean of mean,
+    max of hi); a day of 1 s samples drawn per minute keeps its extremes."""
+    import numpy as np
+    if n <= 1 or len(t) < n:
+        return t, lo, mean, hi
+    pad = -len(t) % n  # the last bucket may be short: padded with NaN, which nan* skip
+
+    def rs(a):
+        return np.concatenate([a, np.full(pad, np.nan)]).reshape(-1, n)
+    ends = np.append(t[n - 1::n], t[-1]) if pad else t[n - 1::n]
+    return (ends, np.nanmin(rs(lo), axis=1), np.nanmean(rs(mean), axis=1),
+            np.nanmax(rs(hi), axis=1))
+
+
 def _plots(run, acc, out, summary=None):
     """Write the PNG plots; returns the names of those written."""
     import matplotlib
@@ -310,12 +325,14 @@ def _plots(run, acc, out, summary=None):
 
     # frequency: envelope band, mean, the +-50 / +-200 mHz lines
     f, ax = plt.subplots(figsize=(10, 3.4))
-    fmin, fmax = col("f_min_mhz", "f_mhz"), col("f_max_mhz", "f_mhz")
-    ax.fill_between(t, fmin, fmax, step="pre", color="tab:blue", alpha=0.35, lw=0,
-                    label="min..max per second (every emulator step)")
+    per = "per minute" if long_run else "per second"
+    tb, fmin, fmean, fmax = _buckets(t, col("f_min_mhz", "f_mhz"), col("f_mean_mhz", "f_mhz"),
+                                     col("f_max_mhz", "f_mhz"), 60 if long_run else 1)
+    ax.fill_between(tb, fmin, fmax, step="pre", color="tab:blue", alpha=0.35, lw=0,
+                    label="min..max %s (every emulator step)" % per)
     for edge in (fmin, fmax):  # a sub-second spike is narrower than a pixel: draw the edges
-        ax.plot(t, edge, lw=0.5, color="tab:blue", alpha=0.6)
-    ax.plot(t, col("f_mean_mhz", "f_mhz"), lw=lw, color="navy", label="mean per second")
+        ax.plot(tb, edge, lw=0.5, color="tab:blue", alpha=0.6)
+    ax.plot(tb, fmean, lw=lw, color="navy", label="mean " + per)
     lo, hi = np.nanmin(fmin), np.nanmax(fmax)
     reach = 200 if max(50000 - lo, hi - 50000) > 50 else 50  # the +-200 lines when relevant
     for d, ls in ((50, "--"), (200, ":")):
@@ -332,11 +349,14 @@ def _plots(run, acc, out, summary=None):
     cfg = run.cfg
     # ACE of the area (emulator envelope, firmware's view) and the unit's share (PI output)
     f, (ax, ax2) = plt.subplots(2, 1, figsize=(10, 5.2), sharex=True)
-    amin, amax = col("ace_min_kw", "area_ace_kw") / 1000, col("ace_max_kw", "area_ace_kw") / 1000
-    ax.fill_between(t, amin, amax, step="pre", color="tab:orange", alpha=0.35, lw=0,
-                    label="area ACE, emulator (min..max per second)")
+    tb, amin, _mean, amax = _buckets(t, col("ace_min_kw", "area_ace_kw") / 1000,
+                                     col("ace_mean_kw", "area_ace_kw") / 1000,
+                                     col("ace_max_kw", "area_ace_kw") / 1000,
+                                     60 if long_run else 1)
+    ax.fill_between(tb, amin, amax, step="pre", color="tab:orange", alpha=0.35, lw=0,
+                    label="area ACE, emulator (min..max %s)" % per)
     for edge in (amin, amax):
-        ax.plot(t, edge, lw=0.5, color="tab:orange", alpha=0.7)
+        ax.plot(tb, edge, lw=0.5, color="tab:orange", alpha=0.7)
     ax.plot(t, np.array(_ffill(s, "ace_kw")) / 1000, lw=lw, color="tab:red",
             label="ACE measured by the firmware")
     ax.plot(t, np.array(_ffill(s, "frce_kw")) / 1000, lw=lw, color="k",
@@ -369,15 +389,16 @@ def _plots(run, acc, out, summary=None):
             ax.fill_between(ta, 0, 1, where=ch, step="pre", color="tab:red", alpha=0.3,
                             transform=ax.get_xaxis_transform(), lw=0,
                             label="charged seconds (allocable under-fulfilment)")
-    ax.plot(t, _ffill(s, "lim_up_kw"), lw=0.9, color="0.3", ls="--",
-            label="limits in force (firmware)")
-    ax.plot(t, -np.array(_ffill(s, "lim_down_kw")), lw=0.9, color="0.3", ls="--")
     ax.plot(t, col("p_kw"), lw=3 * lw, color="tab:orange", alpha=0.45, label="delivered")
     if run.sc.scenario["mode"] == "remote":
         ax.step(t, col("sp_req_kw"), where="pre", lw=lw, color="tab:purple", ls=":",
                 label="TSO request")
     ax.step(t, col("p_set_kw"), where="pre", lw=lw, color="tab:blue", zorder=5,
             label="set-point (firmware)")
+    # on top, dashed: where the set-point sits at a limit, both stay visible
+    lim = {"lw": 1.0, "color": "tab:red", "ls": (0, (4, 3)), "zorder": 6}
+    ax.plot(t, _ffill(s, "lim_up_kw"), label="limits in force (firmware)", **lim)
+    ax.plot(t, -np.array(_ffill(s, "lim_down_kw")), **lim)
     ax.set_ylabel("kW (+ = upward)")
     title = "Unit set-point vs delivered power"
     if run.sc.scenario["mode"] != "remote":
