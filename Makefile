@@ -13,9 +13,11 @@ MARKET_SCENARIO ?= uncongested
 
 .PHONY: venv run test test-host test-mpy bench lint clean simulate market firmware deploy hil
 
-$(VENV)/.installed: requirements.txt
+# Then the project itself, in development mode (its pytest plugin: the HIL fixtures).
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 venv: $(VENV)/.installed

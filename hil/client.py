@@ -75,6 +75,11 @@ class Unit:
             r = None
         return r if self._ok(r) else None
 
+    def request(self, fn, **kw):
+        """One request through a method of the client (e.g. c.read_input_registers) to this
+        unit: the response, or None without a valid answer (counted, reason in last_error)."""
+        return self._call(fn, **kw)
+
     def write_config(self, values):
         """Write the whole config block in one FC16 (cross-field rules hold as a whole)."""
         regs = []
