@@ -313,8 +313,16 @@ def _plots(run, acc, out, summary=None):
         return np.array([x.get(key, x.get(fallback) if fallback else None) for x in s],
                         dtype=float)
 
-    def finish(f, ax, name, title):
+    restarts = [float(x) for x in run.sc.link["restarts"]]
+
+    def marks(ax):
         shade(ax, summary)
+        for i, x in enumerate(restarts):  # a firmware kill and restart (link_faults)
+            ax.axvline(x, color="tab:purple", lw=1.2, ls="-.",
+                       label="firmware restart" if i == 0 else None)
+
+    def finish(f, ax, name, title):
+        marks(ax)
         utc_axis(ax, t0, span)
         ax.set_title(title)
         ax.legend(loc="best", fontsize=7)
@@ -362,7 +370,7 @@ def _plots(run, acc, out, summary=None):
     ax.plot(t, np.array(_ffill(s, "frce_kw")) / 1000, lw=lw, color="k",
             label="FRCE (firmware, after deadband and filter)")
     ax.set_ylabel("area MW (+ = surplus)")
-    shade(ax, summary)
+    marks(ax)
     utc_axis(ax, t0, span, label=False)
     ax.legend(loc="best", fontsize=7)
     ax.set_title("Area control error and the unit's share")

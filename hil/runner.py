@@ -35,6 +35,10 @@ def _in(windows, t):
     return any(a <= t < b for a, b in windows)
 
 
+def _round(v, nd):
+    return None if v is None else round(v, nd)
+
+
 def _firmware_said(log):
     """' (firmware said: <its last non-blank line>)' for an error message, or ''."""
     last = [ln for ln in log.splitlines() if ln.strip()]
@@ -395,10 +399,6 @@ class Run:
             self._bar.close()
         self.wall_s = time.monotonic() - t_wall0
         return self.steps
-
-
-def _round(v, nd):
-    return None if v is None else round(v, nd)
 
 
 def summarize(run):
