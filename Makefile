@@ -6,6 +6,7 @@ PY := $(BIN)/python
 MPY := $(BIN)/micropython
 BOARD ?= unix
 PORT ?=
+RIG_PORT ?=
 SCENARIO ?= hil/scenarios/default.toml
 OUT ?= out
 GRID_SCENARIO ?= nordbalt_trip
@@ -49,13 +50,14 @@ deploy: venv
 	$(PY) tools/build_firmware.py $(BOARD) --out build
 	@$(PY) tools/deploy.py $(BOARD) "$(PORT)"
 
-## hil: the default HIL scenario against BOARD (unix: the Unix port; else the board on PORT)
+## hil: the default HIL scenario against BOARD (unix: the Unix port; else the board whose USB
+## REPL is on PORT, through the rig's serial adapter on RIG_PORT wired to the board's Modbus UART)
 hil: venv
 ifeq ($(BOARD),unix)
 	$(PY) -m hil run $(SCENARIO) --target unix --out $(OUT)/hil-unix
 else
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check
-	$(PY) -m hil run $(SCENARIO) --target serial:$(PORT) --out $(OUT)/hil-$(BOARD)
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check --rig-port "$(RIG_PORT)"
+	$(PY) -m hil run $(SCENARIO) --target serial:$(RIG_PORT) --out $(OUT)/hil-$(BOARD)
 endif
 
 ## simulate: the grid emulator alone (no firmware)

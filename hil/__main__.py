@@ -15,7 +15,7 @@ def _run(args):
     except OSError as e:
         raise RunError("cannot create the report folder %s (%s)" % (args.out, e.strerror or e))
     if args.target not in ("unix", "cpython") and not args.target.startswith("serial:"):
-        raise RunError("--target must be unix, cpython or serial:PATH (e.g. serial:/dev/ttyACM0)")
+        raise RunError("--target must be unix, cpython or serial:PATH (e.g. serial:/dev/ttyUSB0)")
     if args.baud is not None and not 1200 <= args.baud <= 4000000:
         raise RunError("--baud must be in 1200..4000000")
     run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
@@ -51,13 +51,15 @@ def main(argv=None):
     r.add_argument("scenario", help="scenario TOML file, e.g. hil/scenarios/default.toml")
     r.add_argument("--target", default="unix",
                    help="unix (spawn the firmware on the MicroPython Unix port behind a pty) "
-                        "or serial:PATH (a board, e.g. serial:/dev/ttyACM0), or cpython (the "
-                        "firmware's modules in this process, no link: fast, for sweeps)")
+                        "or serial:PATH (the serial adapter on a board's Modbus UART, e.g. "
+                        "serial:/dev/ttyUSB0), or cpython (the firmware's modules in this "
+                        "process, no link: fast, for sweeps)")
     r.add_argument("--baud", type=int, default=None,
                    help="line rate (default: the scenario's); with --target unix the proxy "
                         "emulates a half-duplex UART at this rate")
-    r.add_argument("--realtime", action="store_true",
-                   help="the firmware runs on its own clock; the rig paces to the wall clock")
+    r.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
+                   help="the firmware runs on its own clock; the rig paces to the wall clock "
+                        "(default: the scenario's [scenario] realtime, else lock-step)")
     r.add_argument("--out", default="out/run", help="report folder (default out/run)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
     r.add_argument("--heapsize", default=None, help="Unix port heap, e.g. 64k (-X heapsize)")

@@ -219,6 +219,12 @@ class UnixFirmware:
         # True: run firmware/main.py and the modules from source (debugging: edit and rerun).
         self.source = source
         self._build = None  # tempfile.TemporaryDirectory holding the build, made on first start
+        # everything the firmware prints (stdout and stderr), over every start, goes to one
+        # file, with a "--- " line from the rig at each start and exit (a file, not a pipe:
+        # survives a kill, and a chatty firmware cannot block on a full pipe)
+        self._logdir = None
+        self._exit_noted = True
+        self.starts = 0
         self.proc = None
         self.master = self.slave = None
         self.path = None
@@ -254,9 +260,26 @@ class UnixFirmware:
             cmd.append("--realtime")
         if self.state_file:
             cmd += ["--state-file", str(self.state_file)]
-        self.proc = subprocess.Popen(cmd, cwd=str(ROOT), stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.starts += 1
+        with open(self.log_path(), "ab") as log:
+            log.write(("--- firmware start %d: %s\n" % (self.starts, " ".join(cmd))).encode())
+            log.flush()
+            self.proc = subprocess.Popen(cmd, cwd=str(ROOT), stdin=subprocess.DEVNULL,
+                                         stdout=log, stderr=subprocess.STDOUT)
+        self._exit_noted = False
         return self
+
+    def log_path(self):
+        if self._logdir is None:
+            self._logdir = tempfile.TemporaryDirectory(prefix="afrr-fwlog-")
+        return pathlib.Path(self._logdir.name) / "firmware.log"
+
+    def log(self):
+        """All the firmware printed so far, over every start, with the rig's "--- " lines."""
+        try:
+            return self.log_path().read_bytes().decode(errors="replace")
+        except OSError:
+            return ""
 
     def kill(self):
         """Hard stop (SIGKILL), as a crash would."""
@@ -265,18 +288,27 @@ class UnixFirmware:
             self.proc.wait(5)
 
     def stop(self):
-        out = b""
-        if self.proc:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-            try:
-                out, _ = self.proc.communicate(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                out, _ = self.proc.communicate()
+        """End the firmware and return its log (every start so far).
+
+        The pty is closed first: the firmware sees the hang-up, saves its state, prints why it
+        stopped and exits; one that does not within 10 s is terminated, then killed."""
         _close_fds(self.master, self.slave)
         self.master = self.slave = None
-        return (out or b"").decode(errors="replace")
+        if self.proc and not self._exit_noted:
+            for end in (None, self.proc.terminate, self.proc.kill):
+                if end is not None:
+                    end()
+                try:
+                    self.proc.wait(10 if end is None else 5)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+            rc = self.proc.returncode
+            with open(self.log_path(), "ab") as log:
+                log.write(("--- firmware exited: status %s%s\n" % (
+                    rc, " (signal %d)" % -rc if rc is not None and rc < 0 else "")).encode())
+            self._exit_noted = True
+        return self.log()
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None

@@ -41,7 +41,7 @@ def _round(v, nd):
 
 def _firmware_said(log):
     """' (firmware said: <its last non-blank line>)' for an error message, or ''."""
-    last = [ln for ln in log.splitlines() if ln.strip()]
+    last = [ln for ln in log.splitlines() if ln.strip() and not ln.startswith("--- ")]
     return " (firmware said: %s)" % last[-1] if last else ""
 
 
@@ -56,13 +56,14 @@ def _script_value(points, t):
 
 
 class Run:
-    def __init__(self, sc, target="unix", baud=None, realtime=False, progress=True,
+    def __init__(self, sc, target="unix", baud=None, realtime=None, progress=True,
                  unit_id=1, heapsize=None, source=False):
         self.sc = sc
         self.target = target
         self.baud = baud or sc.link["baud"]
         self._cli_baud = baud or 0
-        self.realtime = realtime
+        # None: as the scenario declares ([scenario] realtime)
+        self.realtime = sc.scenario["realtime"] if realtime is None else realtime
         self.progress = progress
         self.unit_id = unit_id
         self.heapsize = heapsize
@@ -126,6 +127,9 @@ class Run:
         lk = self.sc.link
         if self.target == "cpython":  # the firmware's modules in this process, no link
             from hil.inproc import InProcessLink
+            if self.realtime:
+                raise RunError("real time needs a firmware on its own clock (--target unix or "
+                               "serial:PATH); run --target cpython with --no-realtime")
             if lk["drop_rate"] or lk["flip_rate"] or lk["cuts"] or lk["restarts"]:
                 self.warnings.append("link faults, cuts and restarts need --target unix "
                                      "(the cpython target has no link): not injected")
@@ -401,6 +405,74 @@ class Run:
         return self.steps
 
 
+def failsafe_engagement(steps, windows, realtime, cycle_ms):
+    """Per (start, end, kind) window: (seconds to the fail-safe engaging or None, and the time
+    that delay is counted from).
+
+    Lock-step: from the window's start to the first answer with the fail-safe flag (the
+    firmware, frozen in simulated time, engages on the rig's next step).
+    Real time: from the last good write before the window (the last measurement transaction
+    that went through for a cut; the last TSO set-point that did for a set-point loss), counted
+    on the firmware's own clock, not the rig's: the first answer after the window carries the
+    firmware's step counter and how many steps it has been on the fail-safe path, so the
+    first fail-safe step is number `steps - fault_cycles + 1`, and it came k = that minus the
+    step counter answered with the last good write own cycles after the write. The write fell
+    somewhere inside the cycle before the next step, so the true delay lies in
+    ((k - 1) * cycle, k * cycle]: k * cycle is reported, correct within one cycle, however
+    late the rig's own transactions ran.
+    """
+    cyc_s = cycle_ms / 1000.0
+    engage, since = [], []
+    for a, _b, kind in windows:
+        later = [s for s in steps if s["t_s"] >= a and s["out"] is not None
+                 and s["out"]["flags"] & F_FAILSAFE]
+        good = [s for s in steps if s["t_s"] < a and s["out"] is not None
+                and (kind == "cut" or s["sp_sent"] is not None)]
+        if not later:
+            engage.append(None)
+            since.append(a)
+        elif not realtime:
+            engage.append(later[0]["t_s"] - a)
+            since.append(a)
+        elif good and later[0]["out"]["steps"] >= good[-1]["out"]["steps"]:
+            o, w = later[0]["out"], good[-1]
+            k = o["steps"] - o["fault_cycles"] + 1 - w["out"]["steps"]
+            engage.append(round(max(0, k) * cyc_s, 3))
+            since.append(w["t_s"])
+        else:  # no good write before, or a restart reset the step counter: the rig's clock
+            o = later[0]["out"]
+            engage.append(round(max(0.0, later[0]["t_s"] - o["fault_cycles"] * cyc_s - a), 3))
+            since.append(a)
+    return engage, since
+
+
+def failsafe_spans(steps, windows, engage, since, clear, t_end, cycle_s):
+    """[start, end] s on the fail-safe path, merged: each window's engagement to its clearing
+    (during a cut the rig sees nothing, so that part comes from the measured engagement), and
+    every run of answers with the fail-safe flag outside the windows."""
+    spans = []
+    for (_a, b, _k), e, t0, c in zip(windows, engage, since, clear):
+        if e is not None:
+            spans.append([t0 + e, b + c if c is not None else float(t_end)])
+    run_start = None
+    for s in steps:
+        on = s["out"] is not None and bool(s["out"]["flags"] & F_FAILSAFE)
+        if on and run_start is None:
+            run_start = s["t_s"]
+        elif not on and s["out"] is not None and run_start is not None:
+            spans.append([run_start, s["t_s"]])
+            run_start = None
+    if run_start is not None:
+        spans.append([run_start, max(float(t_end), steps[-1]["t_s"] + cycle_s)])
+    merged = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], hi)
+        else:
+            merged.append([lo, hi])
+    return [[round(lo, 3), round(hi, 3)] for lo, hi in merged]
+
+
 def summarize(run):
     """The numbers of a run (summary.json) and the verdict of every criterion."""
     sc, cfg = run.sc, run.cfg
@@ -419,27 +491,18 @@ def summarize(run):
     inj = px.stats if px is not None else {"req": {}, "resp": {}}
     crc_fw = fin.get("crc_errors", 0) + run.restart_counters["crc_errors"]
     req_corrupt = inj["req"].get("corrupted", 0)
-    # fail-safe engagement: first step with the fail-safe flag after each link cut started
-    # (real time: the link is cut too, so the first answer after the cut tells, through
-    # fault_cycles, how many of the firmware's own cycles it has been on the fail-safe path)
-    engage = []
-    cyc_s = cfg["cycle_ms"] / 1000.0
-    for a, _b in sc.link["cuts"] + sc.remote["loss"]:
-        later = [s for s in steps if s["t_s"] >= a and s["out"] is not None
-                 and s["out"]["flags"] & F_FAILSAFE]
-        if not later:
-            engage.append(None)
-        elif run.realtime:
-            since = later[0]["t_s"] - later[0]["out"]["fault_cycles"] * cyc_s
-            engage.append(round(max(0.0, since - a), 3))
-        else:
-            engage.append(later[0]["t_s"] - a)
+    windows = [(a, b, "cut") for a, b in sc.link["cuts"]] + \
+        [(a, b, "loss") for a, b in sc.remote["loss"]]
+    engage, since = failsafe_engagement(steps, windows, run.realtime, cfg["cycle_ms"])
     # control resumes: first step without the fail-safe flag after each window ends
     clear = []
-    for _a, b in sc.link["cuts"] + sc.remote["loss"]:
+    for _a, b, _kind in windows:
         later = [s["t_s"] for s in steps if s["t_s"] >= b and s["out"] is not None
                  and not s["out"]["flags"] & F_FAILSAFE]
         clear.append(later[0] - b if later else None)
+    # what the report shades: the cut / loss windows, and the time on the fail-safe path
+    shade_fs = failsafe_spans(steps, windows, engage, since, clear, len(samples),
+                              cfg["cycle_ms"] / 1000.0)
     # the firmware's ISP energy counters against the set-point it commanded (integrated here):
     # every completed ISP in which every transaction went through and nothing restarted
     start = sc.grid["start_tod_s"]
@@ -504,11 +567,15 @@ def summarize(run):
         "area_ace_max_abs_kw": max((abs(s["area_ace_kw"]) for s in samples), default=0),
         "failsafe_steps": sum(1 for o in outs if o["flags"] & F_FAILSAFE),
         "failsafe_engage_s": engage,
+        "failsafe_engage_from_s": since,
         "failsafe_engage_max_s": max((e for e in engage if e is not None), default=None),
         "failsafe_never_engaged": sum(1 for e in engage if e is None),
         "failsafe_clear_s": clear,
         "failsafe_clear_max_s": max((c for c in clear if c is not None), default=None),
         "failsafe_never_cleared": sum(1 for c in clear if c is None),
+        "cut_windows_s": [[a, b] for a, b in sc.link["cuts"]],
+        "loss_windows_s": [[a, b] for a, b in sc.remote["loss"]],
+        "failsafe_windows_s": shade_fs,
         "fw_steps": fin.get("steps"),
         "fw_frames_ok": fin.get("frames_ok"),
         "fw_crc_errors": crc_fw,

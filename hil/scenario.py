@@ -20,6 +20,7 @@ SCHEMA = {
         "duration_s": (int, 900, 4, 7 * 86400),
         "mode": (str, "local", None, None),
         "seed": (int, 1, 0, 2**31),
+        "realtime": (bool, False, None, None),  # run in real time unless --no-realtime
     },
     "grid": {
         "world": (str, "host/worlds/baltic.toml", None, None),
@@ -101,7 +102,7 @@ def _check(path, table, key, value, spec):
     typ, _d, lo, hi = spec
     if typ is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
-    if not isinstance(value, typ) or isinstance(value, bool):
+    if not isinstance(value, typ) or (isinstance(value, bool) and typ is not bool):
         _fail(path, table, key, "must be %s, not %r" % (typ.__name__, value))
     if lo is not None and not (lo <= value <= hi):
         _fail(path, table, key, "%r outside %s..%s" % (value, lo, hi))

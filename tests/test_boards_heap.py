@@ -7,6 +7,8 @@
 # Measured 2026-11-25 on the pinned x64 port (bench/bench_footprint.smallest_hil_heap, 1 KiB
 # steps): 88 KiB from source; from the build 63 KiB (passes at 63 and 64 KiB, fails at 62 KiB)
 # with compose() importing hal.store only for a state file and the CRC table as a u16 array.
+# 2026-12-01, the control step compiled @micropython.native (its code outside the GC heap on
+# this port): 62 KiB without a state file, 72 KiB with one (the strict xfail below).
 # The margin is small, and the need is not monotonic in the heap size (fragmentation: the
 # failure is a 256-byte buffer at start): code added to the firmware should be measured here.
 import importlib
@@ -31,6 +33,19 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
+RUN_STATE = """
+import pathlib, sys
+from hil import runner
+real = runner.UnixFirmware
+def with_state(**kw):
+    kw["state_file"] = pathlib.Path(sys.argv[1])
+    return real(**kw)
+runner.UnixFirmware = with_state
+from hil.__main__ import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
 def _run(tmp_path, heap, exe=None, *extra):
     args = ["run", "hil/scenarios/default.toml", "--target", "unix", "--out",
             str(tmp_path / "hil"), "--no-progress", *extra]
@@ -45,6 +60,18 @@ def test_default_scenario_in_the_budget_on_64_bit(tmp_path):
     r = _run(tmp_path, BUDGET)
     assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
     assert "PASS" in r.stdout
+
+
+@pytest.mark.xfail(strict=True, reason="with a state file (as a board always runs) the default "
+                   "scenario needs 72 KiB on the 64-bit port (make bench: footprint "
+                   "hil_default_heap_bytes_with_state): over the 64 KiB budget")
+def test_default_scenario_with_a_state_file_in_the_budget_on_64_bit(tmp_path):
+    args = ["run", "hil/scenarios/default.toml", "--target", "unix", "--out",
+            str(tmp_path / "hil"), "--no-progress", "--heapsize", str(BUDGET)]
+    r = subprocess.run([sys.executable, "-c", RUN_STATE, str(tmp_path / "state.bin"), *args],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert "memory allocation failed" not in r.stdout + r.stderr
+    assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
 
 
 def test_a_heap_below_the_need_fails_cleanly(tmp_path):

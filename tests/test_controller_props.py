@@ -95,6 +95,10 @@ def test_output_inside_band_rating_and_ramp(c, seq):
             assert p in (o.lim_up_kw, -o.lim_down_kw)
             assert abs(p) < abs(p_prev)
         p_prev = p
+    # whatever state a run reaches, a restart restores it (restore's range checks are sound)
+    b = Controller(c)
+    assert b.restore(ctl.state_words())
+    assert b.state_words() == ctl.state_words()
 
 
 @given(configs(unit_type=0), st.integers(0, 10000), st.lists(freq, min_size=1, max_size=80),

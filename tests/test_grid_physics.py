@@ -68,7 +68,7 @@ def test_steady_state_random_worlds(seed):
 
 
 def _independent_two_area(t, t_step, dpl):
-    """Elgerd two-area per-unit model written from the BRIEF values, solved by scipy.signal."""
+    """Elgerd two-area per-unit model (values: docs/SOURCES.md), solved by scipy.signal."""
     kp, tp, tg, tt, r, t12 = 120.0, 20.0, 0.08, 0.3, 2.4, 0.545 / (2 * math.pi)
     # x = [df1, pv1, pg1, df2, pv2, pg2, ptie]  (Hz, pu, pu, Hz, pu, pu, pu)
     a = np.zeros((7, 7))

@@ -1,6 +1,7 @@
 # World files, trace replay and the `python -m host simulate` CLI: errors name file, line, field.
 import json
 import pathlib
+import re
 import subprocess
 import sys
 import tomllib
@@ -17,7 +18,7 @@ from host.grid.world import world_from_dict
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TWO = ROOT / "host/worlds/two_area.toml"
 BALTIC = ROOT / "host/worlds/baltic.toml"
-TOLEDO = ROOT.parent / "shared/data/toledo-blackout-2025-04-28/toledo-2025-04-28.csv"
+TOLEDO = ROOT / "data/traces/toledo-blackout-2025-04-28/toledo-2025-04-28.csv"
 
 
 def _line_of(text, needle):
@@ -25,6 +26,9 @@ def _line_of(text, needle):
 
 
 def test_every_world_parameter_has_a_source_or_assumed():
+    # a source is one of the short names docs/SOURCES.md lists (in bold)
+    sources = re.findall(r"^- \*\*([^*]+)\*\*", (ROOT / "docs/SOURCES.md").read_text(), re.M)
+    assert {"SO GL", "Elgerd", "Litgrid"} <= set(sources)
     for path in (TWO, BALTIC):
         section = ""
         for no, line in enumerate(path.read_text().splitlines(), 1):
@@ -38,7 +42,7 @@ def test_every_world_parameter_has_a_source_or_assumed():
             if key in ("name", "description", "a", "b", "area", "events", "trace", "kind"):
                 continue
             comment = line.split("#", 1)[1] if "#" in line else ""
-            assert "assumed" in comment or "BRIEF" in comment or "SO GL" in comment, \
+            assert "assumed" in comment or any(s in comment for s in sources), \
                 "%s:%d: %s has no source" % (path.name, no, key)
 
 
@@ -109,7 +113,6 @@ def test_trace_formats_and_garbage(tmp_path):
         assert str(e.value).startswith("%s:%d: %s:" % (p, line, col))
 
 
-@pytest.mark.skipif(not TOLEDO.exists(), reason="shared Toledo trace not present")
 def test_toledo_replay_imposes_frequency_and_flows_follow():
     t, f = load_trace(TOLEDO, 50.0, "2025-04-28T10:33:14Z")
     assert len(t) == 2790 and f.min() >= 49.9

@@ -325,10 +325,19 @@ def test_not_enough_bids_price_hits_the_cap():
     (Bid("A", UP, -1, 1.0), "volume_kw"),
     (Bid("A", UP, 1, 20_000.0), "outside"),
     (Bid("Z", UP, 1, 1.0), "unknown area"),
+    (Bid("A", "1", 1, 1.0), "direction"),            # text, though numpy would read it as 1.0
+    (Bid("A", UP, float("nan"), 1.0), "volume_kw"),
+    (Bid("A", UP, float("inf"), 1.0), "volume_kw"),
+    (Bid("A", UP, "5", 1.0), "volume_kw"),
+    (Bid("A", UP, 1, float("nan")), "outside"),
 ])
 def test_bad_bid_is_a_clear_error(bad, msg):
     with pytest.raises(ValueError, match=msg):
         ActivationOptimiser(["A"], [], [bad])
+    # among good bids, the bad one is named by its index
+    good = Bid("A", UP, 1000.0, 50.0)
+    with pytest.raises(ValueError, match="bid 2: .*" + msg):
+        ActivationOptimiser(["A"], [], [good, good, bad, good])
 
 
 @pytest.mark.parametrize("backend", ["linprog", "highspy"])
@@ -348,3 +357,26 @@ def test_degenerate_optimum_prices_the_marginal_activated_bid(backend):
     # uncongested neighbours share the marginal price of the region
     r = clear({"A": 100.0, "B": 0.0}, bids, {("A", "B"): (100.0, 100.0)}, backend=backend)
     assert r.cbmp_eur_mwh["A"] == pytest.approx(20.0 + EPS) == r.cbmp_eur_mwh["B"]
+
+
+def test_constraint_matrix_is_the_triplet_matrix():
+    # the column-wise matrix built by hand equals scipy's conversion of (row, col, value)
+    # triplets: each bid in its area's row with its direction, ub -1 and sb +1 in their area's
+    # row, a border flow -1 in its first area's row and +1 in its second's
+    import scipy.sparse as sp
+    areas = ["A", "B", "C", "D"]
+    borders = [("C", "A"), ("A", "B"), ("D", "B"), ("B", "C")]     # first area above and below
+    bids = [Bid(a, d, 1000.0 * (k + 1), 10.0 * d * (k % 5)) for k, (a, d) in
+            enumerate([("B", UP), ("A", DOWN), ("D", UP), ("B", DOWN), ("C", UP)])]
+    o = ActivationOptimiser(areas, borders, bids)
+    n, nb, ne = len(areas), len(bids), len(borders)
+    ix = {a: i for i, a in enumerate(areas)}
+    trip = [(ix[b.area], k, float(b.direction)) for k, b in enumerate(bids)]
+    trip += [(i, nb + i, -1.0) for i in range(n)] + [(i, nb + n + i, 1.0) for i in range(n)]
+    for j, (a, b) in enumerate(borders):
+        trip += [(ix[a], nb + 2 * n + j, -1.0), (ix[b], nb + 2 * n + j, 1.0)]
+    r, c, v = zip(*trip)
+    ref = sp.csc_matrix((v, (r, c)), shape=(n, nb + 2 * n + ne))
+    assert (o.A != ref).nnz == 0
+    assert o.A.indptr.tolist() == ref.indptr.tolist()
+    assert o.A.indices.tolist() == ref.indices.tolist()      # same order: HiGHS sees one model

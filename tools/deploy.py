@@ -1,7 +1,9 @@
 # `make deploy BOARD=<name> PORT=<dev>`: copy build/<name>/ onto the board with mpremote, reset it.
 #
 #   python tools/deploy.py <board> <port> [--build DIR] [--dry-run]
-#   python tools/deploy.py <board> <port> --check   (only check that a board is attached; for hil)
+#   python tools/deploy.py <board> <port> --check [--rig-port DEV]
+#       (only check that a board is attached and, for `make hil`, that the rig's serial adapter
+#       on DEV, wired to the board's Modbus UART, is there and is not the board's REPL port)
 #
 # Every failure is one line on stderr and a non-zero exit status, never a traceback:
 #   2  usage: no board or port given, unknown board, or the Unix port (nothing to flash)
@@ -44,6 +46,20 @@ def check_target(board, port):
     import importlib
 
     return importlib.import_module("boards." + board)
+
+
+def check_rig_port(board, port, rig_port):
+    """The rig talks Modbus to the board's UART through its own adapter: not the REPL port."""
+    if not rig_port:
+        raise DeployError("no RIG_PORT given: the firmware serves Modbus on UART%s of %s, not on "
+                          "its USB REPL; wire a serial adapter to it (boards/README.md, Wiring) "
+                          "and pass e.g. RIG_PORT=/dev/ttyUSB0" % (board.UART_ID, board.NAME), 2)
+    if os.path.realpath(rig_port) == os.path.realpath(port):
+        raise DeployError("RIG_PORT and PORT are both %s: PORT is the board's REPL (mpremote), "
+                          "RIG_PORT the adapter on its Modbus UART" % port, 2)
+    is_path = "://" not in rig_port and os.sep in rig_port
+    if is_path and not os.path.exists(rig_port):
+        raise DeployError("rig serial port %s not found: is the adapter plugged in?" % rig_port, 3)
 
 
 def mpremote_cmd(port, build_dir):
@@ -90,10 +106,14 @@ def main(argv=None):
     ap.add_argument("--build", default=None, help="build root (default build/)")
     ap.add_argument("--dry-run", action="store_true", help="print the mpremote command only")
     ap.add_argument("--check", action="store_true", help="only check board and port")
+    ap.add_argument("--rig-port", default=None,
+                    help="with --check: also check the rig's serial adapter (make hil RIG_PORT=)")
     args = ap.parse_args(argv)
     try:
         if args.check:
-            check_target(args.board, args.port)
+            board = check_target(args.board, args.port)
+            if args.rig_port is not None:
+                check_rig_port(board, args.port, args.rig_port)
             return 0
         return deploy(args.board, args.port, args.build, args.dry_run)
     except DeployError as e:

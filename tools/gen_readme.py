@@ -1,6 +1,7 @@
 # Regenerates the tables in README.md from their single sources (config.FIELDS, regmap).
 # The meanings come from the comments on the table rows (hil/regdoc.py).
 # Usage: python tools/gen_readme.py [--check]   (--check: exit 1 if README.md is stale)
+import argparse
 import pathlib
 import sys
 
@@ -36,10 +37,17 @@ def render(text):
 
 
 def main(argv):
+    ap = argparse.ArgumentParser(
+        prog="tools/gen_readme.py",
+        description="Rewrite the generated tables of README.md (config fields, register map) "
+                    "from firmware/afrr/config.py and firmware/afrr/regmap.py.")
+    ap.add_argument("--check", action="store_true",
+                    help="change nothing; exit 1 if README.md is stale")
+    args = ap.parse_args(argv)
     path = ROOT / "README.md"
     text = path.read_text()
     new = render(text)
-    if "--check" in argv:
+    if args.check:
         if new != text:
             print("README.md tables are stale: run python tools/gen_readme.py")
             return 1

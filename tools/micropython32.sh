@@ -6,6 +6,14 @@
 # Needs git, make and gcc with -m32 (gcc-multilib).
 #   sh tools/micropython32.sh [dest-dir] [git-ref]
 set -eu
+USAGE="usage: sh tools/micropython32.sh [dest-dir] [git-ref]
+Build a 32-bit MicroPython Unix port (plain and with the firmware frozen in) for the optional
+32-bit checks. dest-dir defaults to build/micropython32, git-ref to master. Needs git, make and
+gcc -m32 (gcc-multilib). Prints the AFRR_MICROPYTHON32 and AFRR_MICROPYTHON32_FROZEN paths."
+case "${1:-}" in
+    -h|--help) echo "$USAGE"; exit 0 ;;
+    -*) echo "micropython32.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+esac
 DEST=${1:-build/micropython32}
 REF=${2:-master}
 if [ ! -d "$DEST/src" ]; then

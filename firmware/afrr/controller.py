@@ -15,8 +15,8 @@
 #   energy     kWs inside (exact, with ms remainders), Wh at the ISP edge
 #   time       tod_ms   time of day, UTC, ms (0..86 399 999); ISP = 15 min
 
-from afrr.compat import const
-from afrr.imath import clamp, mul_q15, muldiv
+from afrr.compat import const, micropython
+from afrr.imath import clamp, muldiv
 
 MODE_OFF = const(0)
 MODE_LOCAL = const(1)
@@ -52,6 +52,7 @@ ISP_MS = const(900000)
 MIN_MS = const(60000)
 N_TIES = const(8)
 N_MINUTES = const(15)
+_DT_FAST_MS = const(5000)  # Energy._add: intervals this short need no limb split
 
 _FAULT_LOCAL = F_FREQ_INVALID | F_TIE_INVALID | F_STALE | F_SOC_INVALID | F_DT_INVALID
 _FAULT_REMOTE = F_STALE | F_SOC_INVALID | F_DT_INVALID | F_REMOTE_LOST | F_REMOTE_INVALID
@@ -121,8 +122,10 @@ class Energy:
     def down_kws(self):
         return self.acc[2]
 
+    @micropython.native
     def _add(self, p_kw, ace_kw, dt_ms):
-        # exact integral of p (kW) and ACE (MW) over dt (ms, <= 60 000); every product < 2**27
+        # exact integral of p (kW) and ACE (MW) over dt (ms, <= 60 000): acc[i] * 1000 +
+        # acc[i + 1] is the running sum of p * dt, kept as whole kWs and a ms remainder
         a = self.acc
         if p_kw > 0:
             i = 0
@@ -130,17 +133,29 @@ class Energy:
         else:
             i = 2
             v = -p_kw
-        r = a[i + 1] + (v % 1000) * dt_ms
-        a[i] += (v // 1000) * dt_ms + r // 1000
-        a[i + 1] = r % 1000
         # ACE in MW: keep the kW remainder so the MW floor does not bias the average
         k = a[6] + ace_kw
         mw = k // 1000
         a[6] = k - mw * 1000
+        if dt_ms <= _DT_FAST_MS:
+            # one product each: |p| * dt <= 100 000 * 5 000 and |MW| * dt <= 205 000 * 5 000
+            # stay below 2**30 (|ACE| <= 2.05e8 kW: 8 ties, schedule and K * df at their limits)
+            r = a[i + 1] + v * dt_ms
+            a[i] += r // 1000
+            a[i + 1] = r % 1000
+            r = a[5] + mw * dt_ms
+            a[4] += r // 1000
+            a[5] = r % 1000
+            return
+        # longer intervals: split each product into limbs, every product < 2**27
+        r = a[i + 1] + (v % 1000) * dt_ms
+        a[i] += (v // 1000) * dt_ms + r // 1000
+        a[i + 1] = r % 1000
         r = a[5] + (mw % 1000) * dt_ms
         a[4] += (mw // 1000) * dt_ms + r // 1000
         a[5] = r % 1000
 
+    @micropython.native
     def _rows_to(self, minute, elapsed_ms):
         s = elapsed_ms // 1000
         if s <= 0:
@@ -166,9 +181,10 @@ class Energy:
         self.isp = isp
         self.partial = partial
 
+    @micropython.native
     def account(self, tod_ms, p_kw, ace_kw):
         """Account the interval (last tod, tod] at set-point p_kw. Returns False on a time fault."""
-        if not _int_in(tod_ms, 0, DAY_MS - 1):
+        if type(tod_ms) is not int or not 0 <= tod_ms < DAY_MS:
             return False
         last = self.last_tod
         self.last_tod = tod_ms
@@ -184,7 +200,7 @@ class Energy:
         if dt > DT_MAX_MS:
             self._new_isp(isp, True)  # a gap: start afresh, the gap is not invented
             return False
-        pos = tod_ms % ISP_MS
+        pos = tod_ms - isp * ISP_MS
         if isp != self.isp:
             before = dt - pos  # part of the interval in the old ISP
             if before > 0:
@@ -218,6 +234,9 @@ class Controller:
         self._fault = 0  # consecutive fail-safe cycles
         self._lim_soc_up = 0  # kW, SoC guard from the last valid SoC (none yet: no headroom)
         self._lim_soc_down = 0
+        self._soc_seen = -1  # SoC the guard above was worked out for (-1: none / config changed)
+        self._ramp_dt = 0  # ms: the step interval _ramp_kw was worked out for (0: none)
+        self._ramp_kw = 0  # kW: largest set-point move in _ramp_dt
 
     # ---- commands -------------------------------------------------------------------------
     def set_mode(self, mode):
@@ -239,8 +258,11 @@ class Controller:
         """Call after a validated config change: restarts filters bumplessly."""
         self._restart = True
         self._lpf_ok = False
+        self._soc_seen = -1
+        self._ramp_dt = 0
 
     # ---- limits -----------------------------------------------------------------------------
+    @micropython.native
     def _soc_limits(self, soc):
         """Upward/downward kW the battery may be set to without leaving its SoC window.
 
@@ -268,13 +290,16 @@ class Controller:
         self._lim_soc_down = down
 
     # ---- the step ---------------------------------------------------------------------------
+    @micropython.native
     def step(self, m, dt_ms):
         c = self.cfg
         o = self.out
+        tp = type  # the builtins, looked up once per step (each use would search two dicts)
+        int_ = int
         flags = 0
         mode = self.mode
 
-        if type(dt_ms) is int and 1 <= dt_ms <= DT_MAX_MS:
+        if tp(dt_ms) is int_ and 1 <= dt_ms <= DT_MAX_MS:
             dt = dt_ms if dt_ms < DT_CTRL_MAX_MS else DT_CTRL_MAX_MS
         else:
             flags |= F_DT_INVALID
@@ -282,7 +307,7 @@ class Controller:
 
         # -- measurements and ACE
         f = m.f_mhz
-        if type(f) is not int or not F_MIN_MHZ <= f <= F_MAX_MHZ:
+        if tp(f) is not int_ or not F_MIN_MHZ <= f <= F_MAX_MHZ:
             flags |= F_FREQ_INVALID
             df = 0
         else:
@@ -291,22 +316,22 @@ class Controller:
         if c.frce_mode == 0:
             ties = m.ties_kw
             n = c.n_ties
-            if type(ties) is not list or len(ties) < n:
+            if tp(ties) is not list or len(ties) < n:
                 flags |= F_TIE_INVALID
             else:
                 for i in range(n):
                     t = ties[i]
-                    if type(t) is int and -TIE_MAX_KW <= t <= TIE_MAX_KW:
+                    if tp(t) is int_ and -TIE_MAX_KW <= t <= TIE_MAX_KW:
                         dp += t
                     else:
                         flags |= F_TIE_INVALID
             s = m.sched_kw
-            if type(s) is int and -SCHED_MAX_KW <= s <= SCHED_MAX_KW:
+            if tp(s) is int_ and -SCHED_MAX_KW <= s <= SCHED_MAX_KW:
                 dp -= s
             else:
                 flags |= F_TIE_INVALID
         a = m.age_ms
-        if type(a) is not int or not 0 <= a <= c.max_age_ms:
+        if tp(a) is not int_ or not 0 <= a <= c.max_age_ms:
             flags |= F_STALE
         ace_ok = not (flags & (F_FREQ_INVALID | F_TIE_INVALID))
         ace = dp + c.k_mw_hz * df if ace_ok else 0
@@ -335,8 +360,10 @@ class Controller:
         down = c.band_down_kw
         if c.unit_type == 0:
             soc = m.soc_x100
-            if type(soc) is int and 0 <= soc <= SOC_FULL:
-                self._soc_limits(soc)
+            if tp(soc) is int_ and 0 <= soc <= SOC_FULL:
+                if soc != self._soc_seen:  # SoC moves slowly: most steps reuse the guard
+                    self._soc_limits(soc)
+                    self._soc_seen = soc
                 if self._lim_soc_up < up:
                     up = self._lim_soc_up
                     flags |= F_SOC_LIMIT
@@ -393,7 +420,8 @@ class Controller:
         else:
             self._fault = 0
             if mode == MODE_LOCAL:
-                p_term = mul_q15(e, c.kp_q15)
+                kp = c.kp_q15
+                p_term = (e >> 15) * kp + (((e & 0x7FFF) * kp) >> 15)  # imath.mul_q15, inline
                 if self._restart:
                     # restart from the present set-point: the integral takes it over, and the
                     # ramp limit below keeps the set-point itself free of any bump
@@ -417,12 +445,17 @@ class Controller:
         # -- ramp: full band within fat_s, never faster than the unit's own ramp
         # (a step with an invalid dt still counts as one cycle, so the fail-safe ramp completes)
         dt_r = dt if dt else c.cycle_ms
-        band = c.band_up_kw if c.band_up_kw > c.band_down_kw else c.band_down_kw
-        fat_ms = c.fat_s * 1000
-        rmax = (band * dt_r + fat_ms - 1) // fat_ms
-        r_unit = c.unit_ramp_kw_s * dt_r // 1000
-        if r_unit < rmax:
-            rmax = r_unit
+        if dt_r == self._ramp_dt:  # the same interval as last step: the same limit
+            rmax = self._ramp_kw
+        else:
+            band = c.band_up_kw if c.band_up_kw > c.band_down_kw else c.band_down_kw
+            fat_ms = c.fat_s * 1000
+            rmax = (band * dt_r + fat_ms - 1) // fat_ms
+            r_unit = c.unit_ramp_kw_s * dt_r // 1000
+            if r_unit < rmax:
+                rmax = r_unit
+            self._ramp_dt = dt_r
+            self._ramp_kw = rmax
         p = target
         if p > p_prev + rmax:
             p = p_prev + rmax
@@ -493,14 +526,28 @@ class Controller:
         c = self.cfg
         if words[1] not in (MODE_OFF, MODE_LOCAL, MODE_REMOTE):
             return False
-        lim = c.rating_kw
-        if not (_int_in(words[2], -lim, lim) and _int_in(words[3], -lim, lim)):
+        # set-point and integrator stay inside the band (the step never leaves it); the
+        # latched remote set-point is any value the step accepts (it is limited when used)
+        up, down = c.band_up_kw, -c.band_down_kw
+        if not (_int_in(words[2], down, up) and _int_in(words[3], down, up)
+                and _int_in(words[5], -SP_MAX_KW, SP_MAX_KW)):
             return False
+        # energy words: the ISP is the one of the last time of day (-1 with -1: none yet);
+        # Wh of the previous ISP and kWs of this one at most SP_MAX_KW over 15 min; the
+        # remainders in 0..999; the ACE integral (words[16]) may be any word
+        if not (_int_in(words[7], -1, DAY_MS - 1) and words[6] == words[7] // ISP_MS
+                and _int_in(words[8], -1, DAY_MS // ISP_MS - 1) and words[11] in (0, 1)):
+            return False
+        wh = SP_MAX_KW * 250
+        for i, hi in ((9, wh), (10, wh), (12, wh * 18 // 5), (14, wh * 18 // 5), (13, 999),
+                      (15, 999), (17, 999), (18, 999)):
+            if not _int_in(words[i], 0, hi):
+                return False
         self.mode = words[1]
         self.out.p_set_kw = words[2]
         self._integ = words[3]
         self._irem = words[4] if _int_in(words[4], 0, c.ti_s * 1000) else 0
-        self._sp_kw = clamp(words[5], -lim, lim)
+        self._sp_kw = words[5]
         en = self.energy
         en.isp, en.last_tod, en.prev_isp = words[6], words[7], words[8]
         en.prev_up_wh, en.prev_down_wh, en.partial = words[9], words[10], words[11] != 0

@@ -20,6 +20,8 @@ ST_FALLBACK = 0x02  # the newest copy was unusable: an older good copy was loade
 ST_DEFAULTS = 0x04  # no usable copy: the caller starts from defaults
 ST_EMPTY = 0x08  # no copy at all (first start); not a fault by itself
 ST_FAULT = ST_CORRUPT | ST_FALLBACK | ST_DEFAULTS  # bits that mean "report a fault"
+_ENOENT = 2  # errno "no such file": the only open error that means "no copy there"
+_UNREADABLE = object()  # _read(): a copy is there but cannot be read
 
 
 def _default_fs():
@@ -78,12 +80,16 @@ class StateStore:
         self.fs.rename(self.tmp, self.path)
 
     def _read(self, p):
+        """The bytes at p; None when nothing is there; _UNREADABLE when something is there
+        that cannot be read (a directory, a permission or I/O error): a fault, never a crash."""
         try:
             f = self.open(p, "rb")
-        except OSError:
-            return None
+        except OSError as e:
+            return None if e.args and e.args[0] == _ENOENT else _UNREADABLE
         try:
             return f.read()
+        except OSError:  # MicroPython opens a directory and fails on read (EISDIR)
+            return _UNREADABLE
         finally:
             f.close()
 
@@ -103,6 +109,9 @@ class StateStore:
             if data is None:
                 continue
             present += 1
+            if data is _UNREADABLE:
+                self.reasons.append((p, "unreadable"))
+                continue
             try:
                 seq, ctl, cfg_words = persist.decode(data)
             except persist.PersistError as e:
@@ -126,7 +135,8 @@ class StateStore:
         else:
             # a leftover .tmp that failed its CRC is a write cut short before the renames: the
             # previous record is then exactly the expected state, not a fault
-            torn_tmp_only = len(self.reasons) == 1 and self.reasons[0][0] == self.tmp
+            torn_tmp_only = (len(self.reasons) == 1 and self.reasons[0][0] == self.tmp
+                             and self.reasons[0][1] != "unreadable")
             if self.reasons and not torn_tmp_only:
                 status |= ST_CORRUPT
             if newest_seen is not None and persist.newer(newest_seen, best[0]):

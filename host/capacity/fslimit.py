@@ -12,11 +12,11 @@ exchange P over the lost border becomes, at t = 1 s, an imbalance of the island:
 (PL->LT) = deficit P (load step +P in the border's area), exporting = surplus. The TSO LFC
 is off (aFRR is far too slow for the first seconds); FCR acts with its droop, deadband and
 saturation. Battery and HVDC headroom (free control capacity) are added as fast FCR-like
-reserve in the areas given: full activation at 200 mHz (the FCR definition, BRIEF), i.e. gain
-headroom / 0.2 Hz, saturated at the headroom. Inertia and FCR scale factors apply to every
+reserve in the areas given: full activation at 200 mHz (FCR definition, SO GL Annex V), i.e.
+gain headroom / 0.2 Hz, saturated at the headroom. Inertia and FCR scale factors apply to every
 island area. Frequency is the centre-of-inertia frequency of the island (sum M_i df_i / sum M_i),
 the usual system RoCoF/nadir measure; RoCoF is taken over a sliding window (default 500 ms).
-Limits (defaults, configurable): max instantaneous deviation 800 mHz (SO GL Annex III, BRIEF);
+Limits (defaults, configurable): max instantaneous deviation 800 mHz (SO GL Annex III);
 RoCoF 1.0 Hz/s over 500 ms (*assumed*).
 The pass/fail verdict is monotone in P (a larger loss is never easier) for a linear model with
 a saturating FCR, so bisection applies.
@@ -28,10 +28,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-MAX_DEV_MHZ = 800.0     # SO GL Annex III: maximum instantaneous frequency deviation (BRIEF)
+MAX_DEV_MHZ = 800.0     # SO GL Annex III: maximum instantaneous frequency deviation
 ROCOF_HZ_S = 1.0        # assumed
 ROCOF_WINDOW_S = 0.5    # assumed
-FCR_FULL_HZ = 0.2       # BRIEF: full FCR activation at +-200 mHz
+FCR_FULL_HZ = 0.2       # SO GL Annex V: full FCR activation at +-200 mHz
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@
 # max(up, down) / FAT (full activation time, 5 min standard product).
 import numpy as np
 
-# IGCC netting is the market's activation LP without bids
+# IGCC netting: the maximum netted volume, as the market's activation LP without bids nets it
 from host.market.netting import net as _market_net
 
 

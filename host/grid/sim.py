@@ -18,6 +18,15 @@ from .scenario import Disturbances
 from .trace import load_trace
 from .world import Scenario, WorldError, load_world
 
+# numpy's clip ufunc: one call per clip in the per-step loop (np.clip goes through a Python
+# wrapper; min then max are two calls). The same values as maximum(minimum(x, hi), lo).
+try:
+    _clip = np._core.umath.clip
+except AttributeError:      # another numpy layout: the two-call form
+    def _clip(x, lo, hi, out):
+        np.minimum(x, hi, out=out)
+        return np.maximum(out, lo, out=out)
+
 
 class Simulator:
     def __init__(self, world, scenario="quiet", seed=1, step_ms=100, lfc=None, fcr=None,
@@ -62,7 +71,8 @@ class Simulator:
         self._afrr = np.zeros(na)              # MW delivered by the aFRR providers
         self._dist = Disturbances(world, sc, seed, self.dt)
         self._units = {}                        # name -> [area index, MW]
-        self._unit_u = np.zeros(na)
+        self._unit_sum = None                   # their MW per area; None: to be summed again
+        self._views = {}                        # area index -> area_state of this instant
         self._k = 0
         self._hvdc_sched = {h.name: (world.area_index(h.area), h.import_mw) for h in world.hvdc}
         self._tripped = set()
@@ -83,6 +93,9 @@ class Simulator:
         self._env = None
 
     # ---- external units -------------------------------------------------------------
+    # Many units may be read and set every cycle: setting one is O(1) (the per-area sum is
+    # redone once, when next needed), and an area's state is worked out once per simulated
+    # instant and shared by every unit in it (see area_state).
     def add_unit(self, name, area):
         if area not in self.names:
             raise KeyError("unknown area %r (known: %s)" % (area, ", ".join(self.names)))
@@ -91,10 +104,18 @@ class Simulator:
     def set_unit_power(self, name, p_kw):
         """Injection of unit `name` in kW, + = upward (discharge / load reduction)."""
         self._units[name][1] = float(p_kw) / 1000.0
-        u = np.zeros(self._na)
-        for i, p in self._units.values():
-            u[i] += p
-        self._unit_u = u
+        self._unit_sum = None
+
+    @property
+    def _unit_u(self):
+        """MW injected by the external units, per area (summed in the order they were added)."""
+        u = self._unit_sum
+        if u is None:
+            u = np.zeros(self._na)
+            for i, p in self._units.values():
+                u[i] += p
+            self._unit_sum = u
+        return u
 
     # ---- time -------------------------------------------------------------------------
     @property
@@ -108,6 +129,7 @@ class Simulator:
             raise ValueError("advance(%d): must be a non-negative multiple of step_ms %d"
                              % (ms, self.step_ms))
         left = ms // self.step_ms
+        self._views.clear()
         while left:
             if self._k % self.cyc == 0:
                 self._lfc_cycle()
@@ -142,9 +164,8 @@ class Simulator:
         u = self._inputs(n)
         w = u @ self._bud_t
         mat, rows, xs, dfs, cs = self._mat, self._rows, self._xs, self._dfs, self._cs
-        dot, add, sub, mul = np.dot, np.add, np.subtract, np.multiply
-        mn, mx = np.minimum, np.maximum
-        g, db, lim, nlim = self._g, self._db, self._lim, -self._lim
+        dot, add, sub, mul, clip = np.dot, np.add, np.subtract, np.multiply, _clip
+        g, db, ndb, lim, nlim = self._g, self._db, -self._db, self._lim, -self._lim
         t1, t2 = self._t1, self._t2
         nonlin, limited = self.model.nonlinear, self._limited
         for j in range(n):
@@ -153,13 +174,11 @@ class Simulator:
             add(xj, w[j], out=xj)
             if nonlin:
                 df = dfs[j + 1]
-                mn(df, db, out=t1)
-                mx(t1, -db, out=t1)
+                clip(df, ndb, db, out=t1)
                 sub(df, t1, out=t1)
                 mul(t1, g, out=t1)
                 if limited:
-                    mn(t1, lim, out=t1)
-                    mx(t1, nlim, out=t1)
+                    clip(t1, nlim, lim, out=t1)
                 mul(df, g, out=t2)
                 sub(t2, t1, out=cs[j + 1])
         self._finish(n, u)
@@ -299,15 +318,23 @@ class Simulator:
 
     # ---- measurements -------------------------------------------------------------------
     def unit_measurements(self, name):
-        i = self._units[name][0]
-        st = self.area_state(self.names[i])
-        return {"f_mhz": st["f_mhz"],
-                "ties_kw": [int(round(v)) for v in st["ties"].values()],
-                "sched_kw": int(round(self.lfc.sched[i] * 1000.0)),
-                "ace_kw": st["ace_kw"]}
+        f_mhz, ties, sched_kw, ace_kw = self._view(self._units[name][0])[1]
+        return {"f_mhz": f_mhz, "ties_kw": list(ties), "sched_kw": sched_kw, "ace_kw": ace_kw}
 
     def area_state(self, name):
         i = self.names.index(name)
+        st = dict(self._view(i)[0])
+        st["ties"] = dict(st["ties"])
+        st["units_kw"] = int(round(self._unit_u[i] * 1000.0))
+        return st
+
+    def _view(self, i):
+        """(area_state but units_kw, what unit_measurements reports) of area i at this instant,
+        worked out once until the next advance: unit set-points act from the next advance on."""
+        key = id(self.lfc)      # (host.market.run swaps in its own LFC)
+        v = self._views.get(i)
+        if v is not None and v[0] == key:
+            return v[1:]
         x = self._state()
         df = float(x[i])
         inc = self.model.inc
@@ -315,18 +342,22 @@ class Simulator:
         ties = {t: inc[i, k] * pt[k] * 1000.0               # kW, export from area i +
                 for k, t in enumerate(self.tie_names) if inc[i, k]}
         ace = self.lfc.ace(x[:self._na], inc @ pt)[i]
-        return {"f_mhz": int(round((self.world.f0_hz + df) * 1000.0)),
-                "df_mhz": df * 1000.0,
-                "ace_kw": int(round(ace * 1000.0)),
-                "afrr_kw": int(round(self._afrr[i] * 1000.0)),
-                "afrr_target_kw": int(round(self.lfc.target[i] * 1000.0)),
-                "afrr_demand_kw": int(round(self.lfc.demand[i] * 1000.0)),
-                "igcc_kw": int(round(self.lfc.igcc[i] * 1000.0)),
-                "netted_up_kw": int(round(self.lfc.netted_up[i] * 1000.0)),
-                "netted_down_kw": int(round(self.lfc.netted_down[i] * 1000.0)),
-                "fcr_kw": int(round(float(x[self.model.i_pg][i]) * 1000.0)),
-                "units_kw": int(round(self._unit_u[i] * 1000.0)),
-                "ties": {k: int(round(v)) for k, v in ties.items()}}
+        st = {"f_mhz": int(round((self.world.f0_hz + df) * 1000.0)),
+              "df_mhz": df * 1000.0,
+              "ace_kw": int(round(ace * 1000.0)),
+              "afrr_kw": int(round(self._afrr[i] * 1000.0)),
+              "afrr_target_kw": int(round(self.lfc.target[i] * 1000.0)),
+              "afrr_demand_kw": int(round(self.lfc.demand[i] * 1000.0)),
+              "igcc_kw": int(round(self.lfc.igcc[i] * 1000.0)),
+              "netted_up_kw": int(round(self.lfc.netted_up[i] * 1000.0)),
+              "netted_down_kw": int(round(self.lfc.netted_down[i] * 1000.0)),
+              "fcr_kw": int(round(float(x[self.model.i_pg][i]) * 1000.0)),
+              "units_kw": 0,    # filled in by area_state: units may change until the advance
+              "ties": {k: int(round(v)) for k, v in ties.items()}}
+        unit = (st["f_mhz"], tuple(st["ties"].values()),
+                int(round(self.lfc.sched[i] * 1000.0)), st["ace_kw"])
+        self._views[i] = (key, st, unit)
+        return st, unit
 
     def tie_flows_mw(self):
         """AC tie flows (MW, from a to b) by tie name."""

@@ -1,9 +1,10 @@
 """Balancing market layer: PICASSO-style aFRR activation optimiser and IGCC netting.
 
 Modules: optimiser (the welfare LP, CBMP from duals, linprog or warm-started highspy),
-netting (net(): the same LP without bids), bids (seeded generator), publication (Elia-style
-per-minute table, settlement, plot), run (MarketLfc / MarketRun over the grid emulator,
-market TOML files). Capacity (NTC, TRM, frequency-stability limit) lives in host.capacity.
+netting (net(): what the same LP nets without bids, as a maximum flow), bids (seeded
+generator), publication (Elia-style per-minute table, settlement, plot), run (MarketLfc /
+MarketRun over the grid emulator, market TOML files). Capacity (NTC, TRM,
+frequency-stability limit) lives in host.capacity.
 
 Sign conventions (written once, here): demand and satisfied demand in kW, + = upward aFRR
 (area deficit), - = downward; exchange on border (a, b) in kW, + = a to b; prices EUR/MWh,

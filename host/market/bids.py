@@ -2,10 +2,10 @@
 
 Distributions (every number is a configurable default):
 - volume offered per area and direction: `volume_mw` (world file); default 100 MW, *assumed*
-  (order of the Baltic aFRR needs; not given in shared/domain).
+  (order of the Baltic aFRR needs; no primary source found).
 - split into `n_bids` bids (default 10, *assumed*): each gets the minimum bid of 1 MW, the
   rest of the whole MW goes multinomially with flat Dirichlet(1, ..., 1) shares
-  (BRIEF.md: minimum bid 1 MW, Baltic capacity market; whole-MW steps are *assumed*).
+  (minimum bid 1 MW: Baltic capacity market, docs/SOURCES.md; whole-MW steps are *assumed*).
 - prices around a reference `ref_price_eur_mwh` (default 80 EUR/MWh, *assumed*: a typical
   day-ahead price level): upward = ref + m, downward = ref - m, with the markup
   m ~ lognormal(median `markup_median_eur_mwh` = 40, sigma `markup_sigma` = 0.8), *assumed*.
@@ -23,7 +23,7 @@ import numpy as np
 
 from .optimiser import DOWN, PRICE_CAP_EUR_MWH, PRICE_FLOOR_EUR_MWH, UP, Bid
 
-MIN_BID_MW = 1.0   # BRIEF.md (Baltic capacity market minimum bid)
+MIN_BID_MW = 1.0   # Baltic capacity market minimum bid (docs/SOURCES.md)
 
 
 @dataclass(frozen=True)

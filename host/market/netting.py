@@ -1,26 +1,27 @@
 """IGCC imbalance netting: the price-free special case of the activation optimiser (no bids).
 
-The emulator's TSO LFC calls net() every 4 s cycle with the same areas and borders, so the LP is
-built once per topology (the tuple of areas and the tuple of border keys) and kept in a small
-LRU cache: each call changes only the bounds that moved (demands, free capacities) on the kept
-HiGHS model. The basis is NOT carried over (warm_start=False): netting optima are often not
-unique (which of two surplus areas gives), and a warm basis would let the previous cycles pick
-among them. Starting each solve from scratch makes the result a function of this call's
-arguments alone, identical to a freshly built optimiser; on these tiny LPs (a handful of rows)
-presolve costs more than it saves, so it is off.
+With no bids, the activation LP (host.market.optimiser) only trades upward demand of one area
+against downward demand of another, each netted kW worth the same (price cap - price floor), so
+its optimum is a maximum flow: from a source to every area with downward demand (capacity: that
+demand), along the borders (capacity: the free capacity each way), to a sink from every area with
+upward demand. net() computes that flow directly (shortest augmenting paths, Edmonds-Karp): the
+emulator nets every 4 s cycle, and a few dict operations on a handful of areas cost a fraction of
+building or even re-solving the LP. Where the largest netted volume can be reached in several
+ways (two surplus areas, either could give), the paths are searched in a fixed order (areas and
+borders as given), so the result is a function of the arguments alone.
+tests/test_market_netting_exact.py checks on random instances that the netted volume equals the
+LP's optimum, that every area's netted volume lies in the LP's optimal range (equal to the LP's
+wherever that range is one point), and the guarantees below.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import math
+from collections import deque
 from dataclasses import dataclass
 
-from .optimiser import ActivationOptimiser
+from .optimiser import _check_cap
 
-CACHE_SIZE = 16     # topologies kept; the emulator uses one, tests and tools a few
-_HIGHS_OPTIONS = {"presolve": "off"}
-_cache: OrderedDict = OrderedDict()     # (areas, border keys) -> ActivationOptimiser
-_lock = threading.Lock()                # one solve at a time: a cached optimiser is stateful
+_REL_TOL = 1e-12    # residual capacity below this share of the largest demand counts as none
 
 
 @dataclass
@@ -32,55 +33,87 @@ class NetResult:
     netted_down_kw: dict    # area -> downward demand covered by netting (IGCC- export), >= 0
 
 
-def optimiser_for(areas, border_keys) -> ActivationOptimiser:
-    """A fresh netting optimiser (no bids) for this topology, as net() caches it."""
-    return ActivationOptimiser(list(areas), list(border_keys), (), backend="highspy",
-                               warm_start=False, highs_options=_HIGHS_OPTIONS)
-
-
-def clear_cache():
-    """Drop every cached optimiser (tests; frees the HiGHS instances)."""
-    with _lock:
-        _cache.clear()
-
-
-def cache_info():
-    """(entries, CACHE_SIZE)."""
-    return len(_cache), CACHE_SIZE
-
-
 def net(demands_kw: dict[str, float],
         borders: dict[tuple[str, str], tuple[float, float]]) -> NetResult:
     """Net opposite aFRR demands across borders within their free capacity.
 
     demands_kw: area -> kW, + = upward aFRR demand (area deficit), - = downward.
     borders: (a, b) -> (free capacity a->b kW, free capacity b->a kW); math.inf allowed.
-    Maximises the netted volume: it is ActivationOptimiser with an empty bid list, where the
-    only trades are upward demand served by downward demand (worth cap - floor per MWh).
-    Guarantees (LP bounds, clipped exactly): |after| <= |before|, no sign flip, every border
-    flow within its free capacity, and each area's balance holds. The result depends on the
-    arguments only (not on earlier calls): see the module docstring.
+    Maximises the netted volume, as ActivationOptimiser with an empty bid list does.
+    Guarantees (bounds clipped exactly): |after| <= |before|, no sign flip, every border flow
+    within its free capacity, and each area's balance holds. The result depends on the
+    arguments only.
     """
-    areas = tuple(dict.fromkeys(list(demands_kw) + [x for e in borders for x in e]))
-    key = (areas, tuple(borders))
-    with _lock:
-        opt = _cache.get(key)
-        if opt is None:
-            opt = optimiser_for(areas, key[1])
-            _cache[key] = opt
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+    areas = list(dict.fromkeys(list(demands_kw) + [x for e in borders for x in e]))
+    ix = {a: i for i, a in enumerate(areas)}
+    n = len(areas)
+    d = [0.0] * n
+    for a, v in demands_kw.items():
+        v = float(v)
+        if not math.isfinite(v):
+            raise ValueError(f"demand of {a!r} must be finite, got {v!r}")
+        d[ix[a]] = v
+    # edges [tail, head, lo, hi, flow]: flow in [lo, hi], + = tail to head
+    src, snk = n, n + 1
+    edges = []
+    for e, (ab, ba) in borders.items():
+        a, b = e
+        if a == b:
+            raise ValueError(f"border {e!r} joins an area to itself")
+        edges.append([ix[a], ix[b], -_check_cap(f"border {e!r} b->a", ba),
+                      _check_cap(f"border {e!r} a->b", ab), 0.0])
+    n_b = len(edges)
+    for i in range(n):
+        if d[i] < 0.0:
+            edges.append([src, i, 0.0, -d[i], 0.0])      # downward demand: it can give
+        elif d[i] > 0.0:
+            edges.append([i, snk, 0.0, d[i], 0.0])       # upward demand: it can take
+    if n_b < len(edges):
+        _max_flow(edges, n + 2, src, snk, _REL_TOL * max(abs(v) for v in d))
+    up = [0.0] * n
+    down = [0.0] * n
+    for t, h, _lo, hi, f in edges[n_b:]:
+        if t == src:
+            down[h] = min(max(f, 0.0), hi)
         else:
-            _cache.move_to_end(key)
-        try:
-            d, ub, sb, f = opt.solve_volumes(demands_kw, borders)
-        except Exception:
-            _cache.pop(key, None)   # never keep an optimiser a failed call may have left half-set
-            raise
-    # the same values as ClearingResult.after_kw / exchange_kw / satisfied_up/down_kw
-    after = (d - (ub - sb)).tolist()
-    ub, sb, f = ub.tolist(), sb.tolist(), f.tolist()
-    return NetResult(after_kw=dict(zip(areas, after)),
-                     exchange_kw=dict(zip(key[1], f)),
-                     netted_up_kw=dict(zip(areas, ub)),
-                     netted_down_kw=dict(zip(areas, sb)))
+            up[t] = min(max(f, 0.0), hi)
+    return NetResult(
+        after_kw={a: d[i] - (up[i] - down[i]) for i, a in enumerate(areas)},
+        exchange_kw={e: min(max(ed[4], ed[2]), ed[3]) for e, ed in zip(borders, edges)},
+        netted_up_kw=dict(zip(areas, up)),
+        netted_down_kw=dict(zip(areas, down)))
+
+
+def _max_flow(edges, n_nodes, src, snk, tol):
+    """Edmonds-Karp on edges [tail, head, lo, hi, flow] (lo <= 0 <= hi), flows set in place."""
+    adj = [[] for _ in range(n_nodes)]     # node -> [(edge, +1 forward / -1 backward)]
+    for k, (t, h, _lo, _hi, _f) in enumerate(edges):
+        adj[t].append((k, 1))
+        adj[h].append((k, -1))
+    while True:
+        prev = [None] * n_nodes
+        prev[src] = (-1, 0)
+        queue = deque([src])
+        while queue and prev[snk] is None:
+            u = queue.popleft()
+            for k, s in adj[u]:
+                ed = edges[k]
+                v = ed[1] if s > 0 else ed[0]
+                if prev[v] is None and (ed[3] - ed[4] if s > 0 else ed[4] - ed[2]) > tol:
+                    prev[v] = (k, s)
+                    queue.append(v)
+        if prev[snk] is None:
+            return
+        push = math.inf
+        v = snk
+        while v != src:
+            k, s = prev[v]
+            ed = edges[k]
+            push = min(push, ed[3] - ed[4] if s > 0 else ed[4] - ed[2])
+            v = ed[0] if s > 0 else ed[1]
+        v = snk
+        while v != src:
+            k, s = prev[v]
+            ed = edges[k]
+            ed[4] += push * s
+            v = ed[0] if s > 0 else ed[1]

@@ -10,7 +10,7 @@ Every 4 s LFC cycle (MarketLfc, a TsoLfc of host.grid.lfc):
    netting per area for the IGCC columns comes from net(), the same LP without bids;
 3. providers of each area deliver their activated bids, the unit gets its set-point;
 4. providers of each area ramp per direction towards their activated volume at the emulator's
-   rate (band / FAT, BRIEF: FAT 5 min); the unit at its own volume / FAT (expected response);
+   rate (band / FAT, aFRR IF: FAT 5 min); the unit at its own volume / FAT (expected response);
 5. the ACE correction (exchange on the platform, export +) is, per area and direction,
    igcc_i = delivered_up_i - delivered_down_i - rho_up * received_up_i + rho_down *
    received_down_i - (netted_up_i - netted_down_i), where received = satisfied - netted and

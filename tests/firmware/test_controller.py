@@ -295,3 +295,39 @@ def test_state_round_trip():
     assert b.state_words() == a.state_words()
     assert not b.restore([1, 2, 3])
     assert not b.restore(a.state_words()[:-1] + [2 ** 40])
+
+
+def test_restore_refuses_words_outside_their_ranges():
+    # band 600 kW up / 400 kW down inside a 2000 kW rating: the band is the bound
+    kw = {"rating_kw": 2000, "band_up_kw": 600, "band_down_kw": 400}
+    a = _ctl(**kw)
+    _run(a, 250, f_mhz=49900)  # upward, saturates at the band; crosses an ISP edge
+    good = a.state_words()
+    assert good[2] == 600 and good[6] >= 0 and good[9] > 0
+    bad_cases = (
+        (2, 601), (2, -401), (2, 1500),  # set-point beyond the band (inside the rating)
+        (3, 601), (3, -401),  # integrator beyond the band
+        (5, 100001),  # latched remote set-point beyond what a write may set
+        (6, good[6] + 1), (6, -1),  # ISP not the one of the last time of day
+        (7, 86400000), (7, -2),  # time of day outside a day
+        (8, 96), (8, -2),  # previous ISP index
+        (9, -1), (10, 25000001),  # previous ISP Wh: negative, above 100 MW over 15 min
+        (11, 2),  # partial flag
+        (12, -1), (14, 90000001),  # kWs of this ISP
+        (13, 1000), (15, -1), (17, 1000), (18, 1000),  # remainders
+    )
+    for i, v in bad_cases:
+        words = list(good)
+        words[i] = v
+        b = _ctl(**kw)
+        before = b.state_words()
+        assert not b.restore(words), (i, v)
+        assert b.state_words() == before, (i, v)  # state unchanged
+    # the edges themselves are accepted
+    for i, v in ((2, -400), (3, 600), (5, -100000), (7, -1), (8, -1), (11, 0), (13, 999),
+                 (16, -(2 ** 30))):
+        words = list(good)
+        words[i] = v
+        if i == 7:
+            words[6] = -1  # no time of day yet: no ISP either
+        assert _ctl(**kw).restore(words), (i, v)

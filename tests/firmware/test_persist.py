@@ -267,3 +267,72 @@ def test_saver_survives_a_failing_flash():
     assert not saver.after_step(ctl, cfg) and saver.errors == 2
     del fs.rename  # the class method again
     assert saver.after_step(ctl, cfg) and saver.saves == 1
+
+
+class UnreadableFile:
+    def read(self):
+        raise OSError(21)  # EISDIR: how the Unix port fails on a directory opened for reading
+
+    def close(self):
+        pass
+
+
+def test_unreadable_copies_are_a_fault_never_a_crash():
+    fs = MemFS()
+    st = StateStore("s.bin", fs, fs.open)
+    st.save(ctl_words(1), cfg_words())
+    st.save(ctl_words(2), cfg_words())
+    real_open = fs.open
+    bad = {}  # path -> "read" (open works, read fails) or an errno raised by open
+
+    def opener(name, mode):
+        how = bad.get(name)
+        if how == "read":
+            return UnreadableFile()
+        if how is not None:
+            raise OSError(how)
+        return real_open(name, mode)
+
+    st2 = StateStore("s.bin", fs, opener)
+    # the current copy cannot be read (a directory on the Unix port): fall back to .bak, flagged
+    bad["s.bin"] = "read"
+    seq, words, _ = st2.load()
+    assert (seq, words) == (1, ctl_words(1))
+    assert st2.status & ST_CORRUPT and st2.status & ST_FAULT
+    assert ("s.bin", "unreadable") in st2.reasons
+    # open itself refuses (CPython: IsADirectoryError; EACCES): the same, not "no copy there"
+    for errno in (21, 13):
+        bad["s.bin"] = errno
+        assert st2.load()[0] == 1 and st2.status & ST_FAULT
+    # nothing readable at all: defaults, flagged as a fault (not a first start)
+    bad["s.bin.bak"] = "read"
+    assert st2.load() is None and st2.status == ST_CORRUPT | ST_DEFAULTS
+    # an unreadable leftover .tmp is not a torn write: it is reported
+    bad.clear()
+    bad["s.bin.tmp"] = 21
+    fs.files["s.bin.tmp"] = b""
+    assert st2.load()[0] == 2 and st2.status & ST_CORRUPT
+    # absent files (ENOENT) are still just absent
+    st3 = StateStore("other.bin", fs, opener)
+    assert st3.load() is None and st3.status == ST_EMPTY
+
+
+def test_compose_with_an_unreadable_state_sets_the_state_fault_bit():
+    from app import compose
+
+    from afrr import regmap
+
+    class B:
+        NAME = "unix"
+        UNIT_DEFAULTS = Board.UNIT_DEFAULTS
+
+    fs = MemFS()
+
+    def opener(name, mode):
+        if name == "s.bin" and "r" in mode:
+            return UnreadableFile()
+        return fs.open(name, mode)
+
+    app = compose(B, store=StateStore("s.bin", fs, opener))
+    assert app.bank.status & regmap.ST_STATE_FAULT
+    assert app.cfg.as_dict() == Config(**Board.UNIT_DEFAULTS).as_dict()
