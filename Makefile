@@ -12,7 +12,8 @@ OUT ?= out
 GRID_SCENARIO ?= nordbalt_trip
 MARKET_SCENARIO ?= uncongested
 
-.PHONY: venv run test test-host test-mpy bench lint clean simulate market firmware deploy hil
+.PHONY: venv run test test-host test-mpy bench lint clean simulate market firmware deploy hil \
+	micropython micropython-if-possible
 
 # Then the project itself, in development mode (its pytest plugin: the HIL fixtures).
 $(VENV)/.installed: requirements.txt pyproject.toml
@@ -30,34 +31,49 @@ run: venv
 ## test: every test, CPython (pytest + hypothesis) and the Unix port
 test: test-host test-mpy
 
-test-host: venv
+test-host: venv micropython-if-possible
 	$(PY) -m pytest -q tests
+
+## micropython: MicroPython v1.28.0 from source into build/micropython/ (QEMU board image with the
+## firmware frozen in, 32-bit Unix port); source: $MICROPYTHON_SRC (tarball or tree), else git
+micropython: venv
+	$(PY) tools/build_micropython.py
+
+# make test: the same when the toolchain is there (reused when up to date); one line when not
+micropython-if-possible: venv
+	@$(PY) tools/build_micropython.py --if-toolchain
 
 test-mpy: venv
 	$(MPY) tests/mp_runner.py
 
 ## bench: speed and memory figures, one JSON object per line, also in out/bench.json
-bench: venv
+bench: venv micropython-if-possible
 	$(PY) -m bench --out $(OUT)/bench.json
 
-## firmware: compile for BOARD into build/$(BOARD)/ (size table; fails over the flash budget)
+## firmware: compile for BOARD into build/$(BOARD)/ (size table; fails over the flash budget;
+##   RIG=1: a HIL rig build that steps on sim_time_ms writes, lock-step)
 firmware: venv
-	$(PY) tools/build_firmware.py $(BOARD) --out build
+	$(PY) tools/build_firmware.py $(BOARD) --out build $(if $(RIG),--lockstep)
 
-## deploy: copy build/$(BOARD)/ to the board on PORT with mpremote, then reset it
+## deploy: copy build/$(BOARD)/ (and the key file KEY=, if given) to the board on PORT, reset it
+##   (RIG=1: the lock-step rig build)
 deploy: venv
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check
-	$(PY) tools/build_firmware.py $(BOARD) --out build
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)"
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check $(if $(KEY),--key "$(KEY)")
+	$(PY) tools/build_firmware.py $(BOARD) --out build $(if $(RIG),--lockstep)
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" $(if $(KEY),--key "$(KEY)")
 
-## hil: the default HIL scenario against BOARD (unix: the Unix port; else the board whose USB
-## REPL is on PORT, through the rig's serial adapter on RIG_PORT wired to the board's Modbus UART)
+## hil: the default HIL scenario against BOARD (unix: the Unix port; qemu_mps2: the emulated
+## Cortex-M3 under QEMU, built first; else the board whose USB REPL is on PORT, through the
+## rig's serial adapter on RIG_PORT wired to the board's Modbus UART)
 hil: venv
 ifeq ($(BOARD),unix)
 	$(PY) -m hil run $(SCENARIO) --target unix --out $(OUT)/hil-unix
+else ifeq ($(BOARD),qemu_mps2)
+	$(PY) tools/build_micropython.py --only qemu
+	$(PY) -m hil run $(SCENARIO) --target qemu --out $(OUT)/hil-qemu_mps2
 else
 	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check --rig-port "$(RIG_PORT)"
-	$(PY) -m hil run $(SCENARIO) --target serial:$(RIG_PORT) --out $(OUT)/hil-$(BOARD)
+	$(PY) -m hil run $(SCENARIO) --target serial:$(RIG_PORT) --out $(OUT)/hil-$(BOARD) $(if $(KEY),--key "$(KEY)")
 endif
 
 ## simulate: the grid emulator alone (no firmware)

@@ -9,6 +9,7 @@ BY_BUILD = {
     "RPI_PICO": "rp2_pico",
     "ESP32_GENERIC": "esp32_devkit",
     "PYBV11": "pyboard_v11",
+    "MPS2_AN385": "qemu_mps2",
 }
 # sys.platform -> board module name, used when _build is missing or unknown
 BY_PLATFORM = {
@@ -17,8 +18,9 @@ BY_PLATFORM = {
     "rp2": "rp2_pico",
     "esp32": "esp32_devkit",
     "pyboard": "pyboard_v11",
+    "qemu": "qemu_mps2",
 }
-NAMES = ("unix", "rp2_pico", "esp32_devkit", "pyboard_v11")
+NAMES = ("unix", "rp2_pico", "esp32_devkit", "pyboard_v11", "qemu_mps2")
 
 
 def board_name(platform, build=None, override=None):

@@ -5,4 +5,4 @@ module("app.py", base_path="../firmware")  # composition root; main.py imports i
 package("afrr", base_path="../firmware")
 package("hal", base_path="../firmware")
 package("boards", files=["__init__.py", "unix.py", "rp2_pico.py", "esp32_devkit.py",
-                         "pyboard_v11.py"], base_path="..")
+                         "pyboard_v11.py", "qemu_mps2.py"], base_path="..")

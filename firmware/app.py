@@ -5,15 +5,20 @@
 # (no compile-time heap at boot, and comments cost nothing).
 #
 # Unix port:  micropython firmware/main.py --device /dev/pts/N [--unit 1] [--realtime]
-#                 [--silence-ms N] [--baud N] [--state-file PATH] [--board NAME]
+#                 [--silence-ms N] [--baud N] [--state-file PATH] [--board NAME] [--key-file PATH]
 # On a board (no command line) the board data module (boards/*.py) gives the UART, baud, RS-485
-# pin and the optional MODBUS_UNIT, REALTIME, FREQ_SOURCE, SAVE_EVERY_STEPS (boards/README.md).
+# pin and the optional MODBUS_UNIT, LOCKSTEP, FREQ_SOURCE, SAVE_EVERY_STEPS, KEY_PATH
+# (boards/README.md).
 #
-# Lock-step (default): every write of the sim_time_ms register with a new value runs exactly one
-# control step with dt = new - old, so a run is deterministic and as fast as the link allows.
-# Real time (--realtime / REALTIME): the firmware steps every cfg.cycle_ms on its own clock with
-# the latest measurements; their age grows from the last write and the stale status bit is set
-# beyond cfg.max_age_ms (the controller's fail-safe takes over).
+# Lock-step (the Unix port's default; on a board only with LOCKSTEP = True, a rig build): every
+# write of the sim_time_ms register with a new value runs exactly one control step with
+# dt = new - old, so a run is deterministic and as fast as the link allows.
+# Real time (a board in service, or --realtime): the firmware steps every cfg.cycle_ms on its own
+# clock with the latest measurements, and a sim_time_ms write is refused; their age grows from
+# the last write and the stale status bit is set beyond cfg.max_age_ms (the fail-safe takes over).
+# Write protection (afrr/auth.py, regmap.py): a board always runs locked, with the key deployed
+# at KEY_PATH (no key: nothing can unlock it); the Unix port runs locked with --key-file and on
+# the open bench profile without one.
 #
 # What a board adds (issue 5):
 # - watchdog: fed by bank.after_step, i.e. only after a control step that completed; nothing else
@@ -41,7 +46,7 @@ from afrr.modbus import RTU
 from afrr.unitregs import UnitRegisters
 
 USAGE = ("usage: micropython firmware/main.py --device PATH [--unit N] [--realtime] "
-         "[--silence-ms N] [--baud N] [--state-file PATH] [--board NAME]")
+         "[--silence-ms N] [--baud N] [--state-file PATH] [--board NAME] [--key-file PATH]")
 
 _IDLE_MS = 100  # poll timeout while nothing is buffered and no step is due
 _HOST_SAVE_EVERY_STEPS = 15  # Unix port --state-file: also save every 15 steps (1 min at 4 s)
@@ -58,7 +63,8 @@ def parse_args(argv):
             "state_file": None, "board": None}
     ints = {"--unit": ("unit", 1, 247), "--silence-ms": ("silence_ms", 1, 1000),
             "--baud": ("baud", 1200, 4000000)}
-    strs = {"--device": "device", "--state-file": "state_file", "--board": "board"}
+    strs = {"--device": "device", "--state-file": "state_file", "--board": "board",
+            "--key-file": "key_file"}
     i = 0
     while i < len(argv):
         a = argv[i]
@@ -205,8 +211,11 @@ class App:
 
 
 def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm=None,
-            led=None):
-    """Load the persisted state (if a store is given), build controller, bank and Modbus RTU."""
+            led=None, auth=None):
+    """Load the persisted state (if a store is given), build controller, bank and Modbus RTU.
+
+    `auth`: an afrr.auth.Auth (the write lock and the key), or None for the open bench profile.
+    """
     st = 0  # hal.store ST_* bits; hal.store is imported only with a store (saves heap)
     words = None
     if store is not None:
@@ -217,7 +226,7 @@ def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm
         cfg_values = dict(board.UNIT_DEFAULTS)
     cfg = Config(**cfg_values)
     ctl = Controller(cfg)
-    bank = UnitRegisters(ctl, cfg, unit_id=unit, lockstep=not realtime)
+    bank = UnitRegisters(ctl, cfg, unit_id=unit, lockstep=not realtime, auth=auth)
     if store is not None:
         from hal.store import ST_FAULT, ST_REJECTED
 
@@ -269,7 +278,10 @@ def freq_from_zc(board):
 
 
 def silent_limit_ms(board):
-    """serve()'s silent_max_ms on a board: the watchdog timeout less a 1 s margin."""
+    """serve()'s silent_max_ms on a board: the watchdog timeout less a 1 s margin; 0 (pure
+    lock-step, as on the Unix port) on a board without a hardware watchdog (HW_WDT False)."""
+    if not getattr(board, "HW_WDT", True):
+        return 0
     return board.WDT_TIMEOUT_MS - _WDT_MARGIN_MS
 
 
@@ -278,8 +290,9 @@ def _board_opts(board):
     from hal.board_uart import silence_ms
 
     return {"device": None, "unit": getattr(board, "MODBUS_UNIT", 1),
-            "realtime": getattr(board, "REALTIME", False),
-            "silence_ms": silence_ms(board.UART_BAUD), "baud": board.UART_BAUD,
+            "realtime": not getattr(board, "LOCKSTEP", False),
+            "silence_ms": getattr(board, "SILENCE_MS", 0) or silence_ms(board.UART_BAUD),
+            "baud": board.UART_BAUD,
             "state_file": None, "board": None}
 
 
@@ -318,8 +331,16 @@ def main(argv):
             zc = attach(board)
             fm = FreqMeter(n_avg=_ZC_AVG_CYCLES, tick_period=TICK_PERIOD)
     every = getattr(board, "SAVE_EVERY_STEPS", _HOST_SAVE_EVERY_STEPS if host else 0)
+    auth = None
+    key = opts.get("key_file")
+    # (the open bench profile, on the Unix port without a key or on an emulated rig board with
+    # OPEN_BENCH, spends no heap on it)
+    if (not host and not getattr(board, "OPEN_BENCH", False)) or key:
+        from hal.keystore import load_auth
+
+        auth = load_auth(key or board)
     try:
-        app = compose(board, opts["unit"], opts["realtime"], store, every, zc, fm, led)
+        app = compose(board, opts["unit"], opts["realtime"], store, every, zc, fm, led, auth)
     except ConfigError as e:
         print("error: bad configuration: %s" % e)
         return 2

@@ -14,18 +14,34 @@ def _run(args):
         pathlib.Path(args.out).mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise RunError("cannot create the report folder %s (%s)" % (args.out, e.strerror or e))
-    if args.target not in ("unix", "cpython") and not args.target.startswith("serial:"):
-        raise RunError("--target must be unix, cpython or serial:PATH (e.g. serial:/dev/ttyUSB0)")
+    if args.target not in ("unix", "cpython", "qemu") and not args.target.startswith("serial:"):
+        raise RunError("--target must be unix, cpython, qemu or serial:PATH "
+                       "(e.g. serial:/dev/ttyUSB0)")
     if args.baud is not None and not 1200 <= args.baud <= 4000000:
         raise RunError("--baud must be in 1200..4000000")
     run = Run(sc, target=args.target, baud=args.baud, realtime=args.realtime,
               progress=not args.no_progress, heapsize=args.heapsize,
-              source=args.from_source)
+              source=args.from_source, key_file=args.key)
     run.execute()
     summary, acc = summarize(run)
     report.write(run, summary, acc, args.out)
     print(report.terminal_table(summary, args.out))
     return 0 if summary["passed"] else 1
+
+
+def _keygen(args):
+    from hil.auth import keygen
+    if not 1 <= args.id <= 65535:
+        raise RunError("--id must be in 1..65535")
+    if pathlib.Path(args.file).exists():
+        raise RunError("%s exists: a unit's key is not overwritten" % args.file)
+    try:
+        keygen(args.file, args.id)
+    except OSError as e:
+        raise RunError("cannot write %s (%s)" % (args.file, e.strerror or e))
+    print("key %d written to %s (owner-only); deploy it with make deploy KEY=%s"
+          % (args.id, args.file, args.file))
+    return 0
 
 
 def _regmap(args):
@@ -53,7 +69,9 @@ def main(argv=None):
                    help="unix (spawn the firmware on the MicroPython Unix port behind a pty) "
                         "or serial:PATH (the serial adapter on a board's Modbus UART, e.g. "
                         "serial:/dev/ttyUSB0), or cpython (the firmware's modules in this "
-                        "process, no link: fast, for sweeps)")
+                        "process, no link: fast, for sweeps), or qemu (the firmware frozen into "
+                        "MicroPython's qemu port on an emulated Cortex-M3, built by "
+                        "`make micropython`)")
     r.add_argument("--baud", type=int, default=None,
                    help="line rate (default: the scenario's); with --target unix the proxy "
                         "emulates a half-duplex UART at this rate")
@@ -62,11 +80,19 @@ def main(argv=None):
                         "(default: the scenario's [scenario] realtime, else lock-step)")
     r.add_argument("--out", default="out/run", help="report folder (default out/run)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--heapsize", default=None, help="Unix port heap, e.g. 64k (-X heapsize)")
+    r.add_argument("--heapsize", default=None,
+                   help="unix: the Unix port's heap, e.g. 64k (-X heapsize); qemu: the heap left "
+                        "free to the firmware at its start (a ballast takes the rest)")
     r.add_argument("--from-source", action="store_true",
                    help="unix target: run firmware/main.py and its modules from source instead "
                         "of the mpy-cross build of the unix board (what a board runs); for "
                         "debugging: the Unix port then compiles them, which costs heap")
+    r.add_argument("--key", default=None, metavar="FILE",
+                   help="the unit's key file (as deployed with make deploy KEY=FILE): set-points, "
+                        "mode and configuration go as signed commands")
+    k = sub.add_parser("keygen", help="write a new random unit key file (for make deploy KEY=)")
+    k.add_argument("file", help="the key file to create (keep it out of the repository)")
+    k.add_argument("--id", type=int, default=1, help="key id 1..65535 (default 1)")
     w = sub.add_parser("sweep", help="run a scenario over a grid of parameters (local pool or "
                        "Dask) into one table", description="Run every point of a sweep file "
                        "(the product of its [axes], or its [[points]]) and write results.csv, "
@@ -89,6 +115,8 @@ def main(argv=None):
     args = ap.parse_args(argv)
     from hil.sweep import SweepError
     try:
+        if args.cmd == "keygen":
+            return _keygen(args)
         if args.cmd == "sweep":
             from hil import sweep
             return sweep.main(args)

@@ -8,7 +8,7 @@ from pymodbus.framer import FramerType
 
 from afrr import regmap
 from afrr.config import FIELDS
-from hil import regcodec
+from hil import auth, regcodec
 
 # pymodbus logs every timeout at ERROR through the root logger: the rig counts them instead.
 logging.getLogger("pymodbus").setLevel(logging.CRITICAL + 1)
@@ -31,6 +31,9 @@ class Unit:
         self.failures = 0  # transactions without a valid answer
         self.last_error = ""
         self.transactions = 0
+        self.signer = None  # hil.auth.Signer when the unit has a key: commands are signed
+        self.last_command = None  # registers of the last accepted signed command
+        self.last_sp = 0  # kW, the last set-point the unit accepted from this rig
 
     def connect(self):
         if not self.c.connect():
@@ -85,7 +88,12 @@ class Unit:
         regs = []
         for name, _lo, _hi, _d, _u in FIELDS:
             regs += regcodec.s32_words(int(values[name]))
+        if self.signer is not None and not auth.send(self, auth.CMD_UNLOCK, 60000):
+            raise ClientError("the unit refused the unlock (%s; 01: wrong key, 04: no heap for "
+                              "the MAC)" % self.last_error)
         r = self._call(self.c.write_registers, address=regmap.CFG_BASE, values=regs)
+        if self.signer is not None:
+            auth.send(self, auth.CMD_UNLOCK, 0)  # close the write lock again
         if r is None:
             raise ClientError("configuration not accepted (%s; exception 03 = a value outside "
                               "its range or a cross-field rule)" % self.last_error)
@@ -99,20 +107,27 @@ class Unit:
         return {f[0]: regcodec.words_s32(w[2 * i], w[2 * i + 1]) for i, f in enumerate(FIELDS)}
 
     def set_mode(self, mode):
+        if self.signer is not None:
+            return auth.send(self, auth.CMD_MODE, mode)
         return self._call(self.c.write_register, address=regcodec.holding_by_name("mode")[0],
                           value=mode) is not None
 
     def send_setpoint(self, sp_kw):
+        if self.signer is not None:
+            return auth.send(self, auth.CMD_SETPOINT, int(sp_kw))
         a = regcodec.holding_by_name("remote_sp_kw")[0]
         return self._call(self.c.write_registers, address=a,
                           values=list(regcodec.s32_words(int(sp_kw)))) is not None
 
-    def lockstep(self, values):
+    def lockstep(self, values, timed=True):
         """One FC23: write the measurement block (incl. sim_time_ms), read all outputs.
 
+        timed False: without sim_time_ms (a unit on its own clock refuses it).
         Returns the outputs as a dict, or None when the transaction failed.
         """
         regs = regcodec.encode_holding(values)
+        if not timed:
+            regs = regs[:regcodec.holding_by_name("sim_time_ms")[0]]
         r = self._call(self.c.readwrite_registers, read_address=regmap.MIRROR_BASE,
                        read_count=regmap.INPUT_COUNT,
                        write_address=regmap.LOCKSTEP_WRITE_ADDR, values=regs)

@@ -97,12 +97,12 @@ class InProcessLink:
     firmware = None
     client_path = None
 
-    def __init__(self, unit=1):
+    def __init__(self, unit=1, auth=None):
         from app import compose
 
         import boards.unix as board
 
-        self.app = compose(board, unit=unit)
+        self.app = compose(board, unit=unit, auth=auth)  # auth: an afrr.auth.Auth, or open
         self.client = InProcessClient(self.app.rtu)
 
     def open(self):

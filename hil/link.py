@@ -89,6 +89,7 @@ class FaultProxy:
                           "bytes_dropped": 0, "bits_flipped": 0, "corrupted_bytes_out": 0}
                       for d in ("req", "resp")}
         self._queue = []  # (due monotonic s, fd, bytes) for delayed chunks
+        self._swallow = None  # threading.Event of an injected frame whose reply is awaited
         self._line_free = 0.0  # monotonic s when the emulated line is free again
         self._stop = threading.Event()
         self._r, self._w = os.pipe()
@@ -112,7 +113,22 @@ class FaultProxy:
         self._out["req"] = fd
         os.write(self._w, b"r")
 
+    def inject(self, data, reply=True, timeout_s=10.0):
+        """Put a raw frame on the unit's line as another bus master would (security scenario).
+
+        Call between the rig's transactions. Its reply (none to a broadcast) is taken off the
+        line here, so the rig's client never sees it. Returns False if no reply came in time.
+        """
+        ev = threading.Event() if reply else None
+        self._swallow = ev
+        self._write(self._out["req"], data)
+        return ev.wait(timeout_s) if reply else True
+
     def _mangle(self, d, data):
+        if d == "resp" and self._swallow is not None:
+            ev, self._swallow = self._swallow, None
+            ev.set()
+            return b""
         st = self.stats[d]
         st["frames"] += 1
         st["bytes"] += len(data)
@@ -208,8 +224,9 @@ class UnixFirmware:
     """The firmware on the MicroPython Unix port behind a pty; start(), stop(), restart()."""
 
     def __init__(self, realtime=False, unit=1, silence_ms=4, state_file=None, heapsize=None,
-                 source=False):
+                 source=False, key_file=None):
         self.realtime = realtime
+        self.key_file = key_file  # the unit's key (hil/auth.py): locked, signed commands
         self.unit = unit
         self.silence_ms = silence_ms
         self.state_file = state_file
@@ -260,6 +277,8 @@ class UnixFirmware:
             cmd.append("--realtime")
         if self.state_file:
             cmd += ["--state-file", str(self.state_file)]
+        if self.key_file:
+            cmd += ["--key-file", str(self.key_file)]
         self.starts += 1
         with open(self.log_path(), "ab") as log:
             log.write(("--- firmware start %d: %s\n" % (self.starts, " ".join(cmd))).encode())

@@ -16,6 +16,14 @@ from hil.regcodec import config_fields
 FIRMWARE = pathlib.Path(__file__).resolve().parent.parent / "firmware" / "afrr"
 
 
+# Unmapped holding ranges kept free for what comes (the firmware answers exception 02 for any
+# unmapped address, so it carries no copy of this table).
+RESERVED = (  # (first, last) holding address; exception 02
+    (0x020E, 0x02FF),  # authenticated commands (room for more)
+    (0x0300, 0x03FF),  # bids / market
+)
+
+
 class DocError(Exception):
     """A table row without a meaning comment, or a table that is not where it is expected."""
 
@@ -85,7 +93,12 @@ def markdown():
                                                             strict=True):
         lines.append("| holding | 0x%04X | cfg.%s | s32 | %s | R/W | %d..%d (default %d) | %s |" % (
             addr, name, unit, lo, hi, default, doc))
-    for (lo, hi), doc in zip(regmap.RESERVED, table_docs(path, "RESERVED"), strict=True):
+    from hil import auth
+    for (addr, name, words), doc in zip(auth.AUTH, table_docs(auth.__file__, "AUTH"),
+                                        strict=True):
+        lines.append("| holding (authenticated command) | 0x%04X | %s | %s | - | W | - | %s |" % (
+            addr, name, {1: "u16", 2: "32-bit"}.get(words, "%d bytes" % (2 * words)), doc))
+    for (lo, hi), doc in zip(RESERVED, table_docs(__file__, "RESERVED"), strict=True):
         lines.append("| holding | 0x%04X-0x%04X | reserved | - | - | - | - | %s: exception 02 |"
                      % (lo, hi, doc))
     return "\n".join(lines) + "\n"

@@ -9,6 +9,7 @@
 # Real time (--realtime): the firmware steps on its own clock; the rig paces the emulator to the
 # wall clock and writes measurements every second.
 import math
+import os
 import pathlib
 import tempfile
 import time
@@ -16,6 +17,8 @@ import time
 from afrr import regmap
 from afrr.config import FIELDS
 from afrr.controller import F_FAILSAFE
+from hil.auth import METRICS as ATTACK_METRICS
+from hil.auth import Attacker, Signer, keygen, load_key
 from hil.client import ClientError, Unit, make_client
 from hil.link import Faults, Link, LinkError, UnixFirmware
 from hil.scenario import MODES, ScenarioError, unit_config
@@ -45,6 +48,12 @@ def _firmware_said(log):
     return " (firmware said: %s)" % last[-1] if last else ""
 
 
+def _attack_due(attack, t_s, cycle_ms):
+    """True in the control cycle where an [attack] round falls."""
+    t = t_s - attack["start_s"]
+    return t >= 0 and (t * 1000) % (attack["period_s"] * 1000) < cycle_ms
+
+
 def _script_value(points, t):
     """The set-point in force at t s; points are in t_s order (scenario.load sorts them)."""
     v = 0
@@ -57,8 +66,10 @@ def _script_value(points, t):
 
 class Run:
     def __init__(self, sc, target="unix", baud=None, realtime=None, progress=True,
-                 unit_id=1, heapsize=None, source=False):
+                 unit_id=1, heapsize=None, source=False, key_file=None):
         self.sc = sc
+        self.key_file = key_file  # the unit's key (serial target), hil/auth.py
+        self.attacker = None
         self.target = target
         self.baud = baud or sc.link["baud"]
         self._cli_baud = baud or 0
@@ -73,6 +84,7 @@ class Run:
         self.firmware_log = ""
         self.warnings = []
         self._state_dir = None
+        self._key_dir = None
         self.restart_counters = {"crc_errors": 0, "frames_ok": 0, "exceptions": 0,
                                  "bytes_dropped": 0}
 
@@ -133,8 +145,17 @@ class Run:
             if lk["drop_rate"] or lk["flip_rate"] or lk["cuts"] or lk["restarts"]:
                 self.warnings.append("link faults, cuts and restarts need --target unix "
                                      "(the cpython target has no link): not injected")
-            self.link = InProcessLink(unit=self.unit_id)
+            if self.sc.attack["kinds"]:
+                raise RunError("an [attack] needs --target unix (the cpython target has no "
+                               "line to inject frames on)")
+            signer = auth = None
+            if lk["auth"]:  # the rig's own key, held in memory by both sides
+                from afrr.auth import Auth
+                signer = Signer(1, os.urandom(32))
+                auth = Auth(signer.key, signer.key_id)
+            self.link = InProcessLink(unit=self.unit_id, auth=auth)
             self.unit = Unit(self.link.client, self.unit_id)
+            self.unit.signer = signer
             self._configure()
             return
         # unix target: the proxy emulates a UART line at --baud (or [link] line_baud) if given
@@ -142,28 +163,37 @@ class Run:
         faults = {d: Faults(lk["drop_rate"], lk["flip_rate"], lk["latency_ms"], lk["jitter_ms"],
                             line_baud=line if self.target == "unix" else 0)
                   for d in ("req", "resp")}
+        signer, key_file = self._key()
         if self.target == "unix":
             state = None
             if lk["restarts"]:  # the restarted firmware boots from its persisted state
                 self._state_dir = tempfile.TemporaryDirectory(prefix="afrr-hil-")
                 state = pathlib.Path(self._state_dir.name) / "afrr_state.bin"
             fw = UnixFirmware(realtime=self.realtime, unit=self.unit_id, heapsize=self.heapsize,
-                              state_file=state, source=self.source)
+                              state_file=state, source=self.source, key_file=key_file)
             self.link = Link(fw, faults=faults, seed=lk["seed"])
         elif self.target.startswith("serial:"):
             if any(f.active() for f in faults.values()) or lk["cuts"] or lk["restarts"]:
                 self.warnings.append("link faults, cuts and restarts need --target unix "
                                      "(the fault proxy sits on the pty): not injected")
             self.link = Link(device=self.target[len("serial:"):])
+        elif self.target == "qemu":  # the firmware on an emulated board (hil/qemu.py)
+            from hil.qemu import qemu_link
+            try:
+                self.link = qemu_link(faults, lk, self.warnings, heapsize=self.heapsize)
+            except LinkError as e:
+                raise RunError(str(e))
         else:
-            raise RunError("unknown target %r: use unix or serial:PATH" % self.target)
+            raise RunError("unknown target %r: use unix, cpython, qemu or serial:PATH"
+                           % self.target)
         try:
             self.link.open()
         except (LinkError, OSError) as e:
             raise RunError(str(e))
         self._faults_on(False)  # set-up runs on a clean link; faults start with the run
-        timeout = lk["timeout_ms"] / 1000.0
+        timeout = max(lk["timeout_ms"] / 1000.0, getattr(self.link, "min_timeout_s", 0))
         self.unit = Unit(make_client(self.link.client_path, self.baud, timeout), self.unit_id)
+        self.unit.signer = signer
         fw = self.link.firmware
         try:
             self.unit.connect()
@@ -173,6 +203,26 @@ class Run:
             self.firmware_log = self.link.close()
             raise RunError("%s: %s%s" % (self.target, e, _firmware_said(self.firmware_log)))
         self._configure()
+        if self.sc.attack["kinds"]:
+            if signer is None or self._proxy() is None:
+                raise RunError("an [attack] needs --target unix and [link] auth = true")
+            self.attacker = Attacker(self.unit, self._proxy(), self.cfg)
+
+    def _key(self):
+        """(Signer or None, key file for the Unix port): the rig's own key when [link] auth."""
+        path = self.key_file
+        if path is None and self.sc.link["auth"]:
+            if self.target != "unix":
+                raise RunError("[link] auth = true: give the unit's key with --key FILE")
+            self._key_dir = tempfile.TemporaryDirectory(prefix="afrr-key-")
+            path = pathlib.Path(self._key_dir.name) / "unit.key"
+            keygen(path)
+        if path is None:
+            return None, None
+        try:
+            return Signer(*load_key(path)), path
+        except ValueError as e:
+            raise RunError(str(e))
 
     def _configure(self):
         try:
@@ -206,6 +256,8 @@ class Run:
             self.firmware_log = self.link.close()
             if self._state_dir is not None:
                 self._state_dir.cleanup()
+            if self._key_dir is not None:
+                self._key_dir.cleanup()
         raise RunError("%s: firmware exited after %d steps%s" % (
             self.target, len(self.steps), _firmware_said(self.firmware_log)))
 
@@ -237,7 +289,7 @@ class Run:
     def _transaction(self, vals):
         tries = 1 + self.sc.link["retries"]
         for k in range(tries):
-            out = self.unit.lockstep(vals)
+            out = self.unit.lockstep(vals, timed=not self.realtime)
             if out is not None:
                 return out, k
         fw = self.link.firmware
@@ -318,6 +370,9 @@ class Run:
                 sp_req = sp
                 if self.unit.send_setpoint(sp):
                     sp_sent = sp
+            if self.attacker is not None and _attack_due(sc.attack, t_s, cycle_ms):
+                if not self.attacker.strike(sc.attack["kinds"]):
+                    self.warnings.append("attack round at %.0f s: the link failed" % t_s)
             vals, m = self._measure(t_ms, cycle_ms)
             if self.realtime:
                 wait = t_wall0 + t_s - time.monotonic()
@@ -608,6 +663,8 @@ def summarize(run):
         "prequal_not_reached": len(pq["not_reached_s"]) if pq else None,
         "config": cfg,
     }
+    summary.update(run.attacker.metrics() if run.attacker is not None
+                   else dict.fromkeys(ATTACK_METRICS))
     if getattr(run, "market", None) is not None:
         from host.market.publication import settlement
         rows = settlement(run.market_log)

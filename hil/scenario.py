@@ -4,6 +4,8 @@ import tomllib
 
 from afrr.config import ConfigError, field_index
 from afrr.config import load as load_config
+from hil.auth import KINDS as ATTACK_KINDS
+from hil.auth import METRICS as ATTACK_METRICS
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -56,6 +58,14 @@ SCHEMA = {
         "seed": (int, 7, 0, 2**31),
         "baud": (int, 115200, 1200, 4000000),
         "line_baud": (int, 0, 0, 4000000),
+        # the rig makes a key, the unit runs locked and every command is signed (hil/auth.py)
+        "auth": (bool, False, None, None),
+    },
+    # another master injecting frames through the fault proxy (hil/auth.py KINDS)
+    "attack": {
+        "kinds": (list, [], None, None),
+        "start_s": (int, 0, 0, 7 * 86400),
+        "period_s": (int, 60, 4, 7 * 86400),
     },
 }
 MODES = {"off": 0, "local": 1, "remote": 2}
@@ -76,6 +86,7 @@ METRICS = (
     "acceptance_under_kwh_pos", "acceptance_under_kwh_neg", "prequal_steps",
     "prequal_late_reactions", "prequal_not_reached",
     "revenue_eur", "market_energy_up_kwh", "market_energy_down_kwh",
+    *ATTACK_METRICS,
 )
 
 
@@ -151,6 +162,9 @@ def from_data(path, data):
             sc[table][key] = _check(path, table, key, value, keys[key])
     if sc.scenario["mode"] not in MODES:
         _fail(path, "scenario", "mode", "must be one of %s" % ", ".join(MODES))
+    for kind in sc.attack["kinds"]:
+        if kind not in ATTACK_KINDS:
+            _fail(path, "attack", "kinds", "%r: known kinds %s" % (kind, ", ".join(ATTACK_KINDS)))
     sc.remote["loss"] = _windows(path, "remote", "loss", sc.remote["loss"])
     sc.link["cuts"] = _windows(path, "link", "cuts", sc.link["cuts"])
     for t in sc.link["restarts"]:

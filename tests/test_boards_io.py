@@ -1,8 +1,11 @@
 # hal.board_io builds the link and LED from the board data; a ten-line fake stands in for machine.
 import importlib
+import io
+import os
 
 import pytest
 from hal.board_io import open_link, status_led, uart_kwargs
+from hal.stdio_link import StdioPort
 
 import boards
 
@@ -35,7 +38,11 @@ class FakeMachine:
         self.Pin, self.UART = Pin, UART
 
 
-@pytest.mark.parametrize("name", [n for n in boards.NAMES if n != "unix"])
+UART_BOARDS = [n for n in boards.NAMES if n != "unix"
+               and getattr(importlib.import_module("boards." + n), "LINK", "uart") == "uart"]
+
+
+@pytest.mark.parametrize("name", UART_BOARDS)
 def test_link_from_board_data(name):
     b = importlib.import_module("boards." + name)
     m = FakeMachine()
@@ -54,6 +61,36 @@ def test_link_from_board_data(name):
     else:
         assert de == [("pin", b.RS485_DE_PIN, 1, 0)] and port._de.value() == 0
     assert port._char_us == 87  # 10 bits at 115200 baud
+
+
+def test_stdio_link_is_raw_bytes_without_keyboard_interrupt():
+    r, w = os.pipe()
+    calls = []
+    out = io.BytesIO()
+    with open(r, "rb", buffering=0) as fin:
+        port = StdioPort(fin, out, calls.append)
+        assert calls == [-1]  # Ctrl-C off before any byte is read
+        assert not port.wait(0)
+        os.write(w, b"\x01\x03\r\n\xff\x00")  # 0x03 and CR LF are data here
+        assert port.wait(1000)
+        two = bytearray(2)
+        assert port.readinto(two) == 2 and bytes(two) == b"\x01\x03"  # never past the buffer
+        buf = bytearray(64)
+        assert port.readinto(buf) == 4 and bytes(buf[:4]) == b"\r\n\xff\x00"
+        assert port.readinto(buf) == 0 and not port.wait(0)  # nothing waiting: no block
+        port.write(bytearray(b"\x01\x03\x00tail"), 3)
+        assert out.getvalue() == b"\x01\x03\x00"  # exactly n bytes, nothing added
+        port.close()
+        assert calls == [-1, 3]
+    os.close(w)
+
+
+def test_a_stdio_board_gets_the_stdio_link(monkeypatch):
+    made = []
+    monkeypatch.setattr("hal.stdio_link.StdioPort.__init__",
+                        lambda self, *a: made.append(a))
+    port = open_link(importlib.import_module("boards.qemu_mps2"), FakeMachine())
+    assert isinstance(port, StdioPort) and made == [()]
 
 
 def test_unix_has_no_uart_and_no_led():

@@ -1,17 +1,15 @@
-# Optional: the firmware tests on a 32-bit MicroPython Unix port, where 2**30 is a long int and
-# every intermediate must stay a small int to allocate nothing (as on the boards). Runs when
-# AFRR_MICROPYTHON32 names such a binary (tools/micropython32.sh builds one); skipped otherwise.
+# The firmware tests on a 32-bit MicroPython Unix port, where 2**30 is a long int and every
+# intermediate must stay a small int to allocate nothing (as on the boards). The binary is
+# tools/build_micropython.py's (`make micropython`) or $AFRR_MICROPYTHON32; skipped without one.
 import os
 import subprocess
 
 import pytest
 
-from conftest import ROOT
+from conftest import MICROPYTHON32 as MP32
+from conftest import NO_MICROPYTHON32, ROOT
 
-MP32 = os.environ.get("AFRR_MICROPYTHON32", "")
-
-pytestmark = pytest.mark.skipif(not (MP32 and os.path.exists(MP32)),
-                                reason="AFRR_MICROPYTHON32 not set (tools/micropython32.sh)")
+pytestmark = pytest.mark.skipif(not os.path.exists(MP32), reason=NO_MICROPYTHON32)
 
 
 def test_binary_is_32_bit():

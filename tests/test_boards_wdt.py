@@ -75,3 +75,6 @@ def test_soft_wdt_expiry_and_unix_open():
     feeder = open_wdt(boards.unix)  # the Unix port: no machine import, a SoftWDT
     assert isinstance(feeder.wdt, SoftWDT) and feeder.wdt.timeout_ms == 10000
     assert feeder.step_done(True)
+    import boards.qemu_mps2 as qemu  # no hardware watchdog on the emulated board: no machine
+    feeder = open_wdt(qemu)
+    assert isinstance(feeder.wdt, SoftWDT) and feeder.wdt.timeout_ms == qemu.WDT_TIMEOUT_MS

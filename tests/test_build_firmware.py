@@ -13,7 +13,7 @@ import build_firmware as bf  # noqa: E402
 import boards  # noqa: E402
 
 NATIVE_SRC = "import micropython\n\n@micropython.native\ndef inc(x):\n    return x + 1\n"
-ARCH_ID = {"x64": 2, "armv6m": 4, "armv7emsp": 7, "xtensawin": 10}
+ARCH_ID = {"x64": 2, "armv6m": 4, "armv7m": 5, "armv7emsp": 7, "xtensawin": 10}
 
 
 def board(name):

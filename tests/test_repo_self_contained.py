@@ -8,6 +8,9 @@ from host.grid import load_world
 
 # written in pieces so that this file does not match itself
 OUTSIDE = ("../" + "shared", "shared" + "/domain", "shared" + "/data", "BRIEF" + ".md")
+# the CI entry point alone may use a vendored MicroPython source beside the clone, when the CI
+# machine has one (the build tool clones the tag otherwise)
+CI_ENTRY = ".ci/run"
 
 
 def test_no_tracked_file_refers_outside_the_repo():
@@ -15,6 +18,8 @@ def test_no_tracked_file_refers_outside_the_repo():
                            check=True).stdout.decode().split("\0")
     hits = []
     for name in filter(None, files):
+        if name == CI_ENTRY:
+            continue
         try:
             text = (ROOT / name).read_text()
         except (UnicodeDecodeError, OSError):

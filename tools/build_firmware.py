@@ -136,21 +136,34 @@ def sources(board):
     return out
 
 
-def build(name, out_root=None, quiet=False, arch=None):
+def build(name, out_root=None, quiet=False, arch=None, lockstep=False):
     """Build one board; returns (rows, total_bytes) and raises BuildError on any failure.
 
     arch: compile the board's files with native code for this architecture instead of the
     board's own (bench/bench_footprint.py runs each board's module set on the Unix port: "x64");
-    such a build is for measuring only, so the flash budget is not applied to it."""
+    such a build is for measuring only, so the flash budget is not applied to it.
+    lockstep: a HIL rig build, whose board data says LOCKSTEP = True (the firmware steps on the
+    rig's sim_time_ms writes); a board in service is built without it and steps on its own clock.
+    """
     board = load_board(name)
     if arch is not None:
         board = types.SimpleNamespace(**dict(vars(board), MPY_ARCH=arch))
+    rig_data = None
+    if lockstep:
+        import tempfile
+
+        rig_data = tempfile.TemporaryDirectory(prefix="afrr-rig-")
+        data = pathlib.Path(rig_data.name) / (board.NAME + ".py")
+        data.write_text((ROOT / "boards" / (board.NAME + ".py")).read_text()
+                        + "LOCKSTEP = True  # a HIL rig build (make firmware RIG=1)\n")
     out_dir = pathlib.Path(out_root or ROOT / "build") / name
     if out_dir.exists():
         shutil.rmtree(out_dir)
     exe = mpy_cross()
     rows = []
     for src, rel in sources(board):
+        if rig_data is not None and rel == "boards/%s.mpy" % board.NAME:
+            src = data
         dst = out_dir / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
         if rel.endswith(".py"):
@@ -170,10 +183,13 @@ def build(name, out_root=None, quiet=False, arch=None):
             h = check_mpy(dst.read_bytes(), board, rel)
             kind = "bytecode" if h["arch"] == "none" else "native " + h["arch"]
         rows.append((rel, dst.stat().st_size, kind))
+    if rig_data is not None:
+        rig_data.cleanup()
     total = sum(r[1] for r in rows)
     if not quiet:
-        print("build/%s (%s, -march=%s, .mpy v%d)" % (name, board.MCU, board.MPY_ARCH,
-                                                      board.MPY_VERSION))
+        print("build/%s (%s, -march=%s, .mpy v%d)%s" % (
+            name, board.MCU, board.MPY_ARCH, board.MPY_VERSION,
+            ", HIL rig build (lock-step)" if lockstep else ""))
         for rel, size, kind in rows:
             print("  %-28s %7d  %s" % (rel, size, kind))
         print("  %-28s %7d  of %d flash budget (%d%%)" % (
@@ -193,6 +209,9 @@ def main(argv=None):
     ap.add_argument("board", nargs="?", default=os.environ.get("BOARD", "unix"))
     ap.add_argument("--all", action="store_true", help="build every board in boards/")
     ap.add_argument("--out", default=str(ROOT / "build"), help="output root (default build/)")
+    ap.add_argument("--lockstep", action="store_true",
+                    help="a HIL rig build: the board steps on sim_time_ms writes (LOCKSTEP = "
+                         "True); without it a board steps on its own clock and refuses them")
     args = ap.parse_args(argv)
     if args.all:
         sys.path.insert(0, str(ROOT))
@@ -203,7 +222,7 @@ def main(argv=None):
         names = (args.board,)
     try:
         for name in names:
-            build(name, args.out)
+            build(name, args.out, lockstep=args.lockstep)
     except BuildError as e:
         print("build_firmware: error: %s" % e, file=sys.stderr)
         return 1

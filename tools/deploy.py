@@ -62,16 +62,39 @@ def check_rig_port(board, port, rig_port):
         raise DeployError("rig serial port %s not found: is the adapter plugged in?" % rig_port, 3)
 
 
-def mpremote_cmd(port, build_dir):
-    """The mpremote command line: copy every top-level entry of the build, then hard reset."""
+def key_dest(bd):
+    """Where the firmware reads its key on the board (firmware/app.py: KEY_PATH, else beside
+    the state file)."""
+    return getattr(bd, "KEY_PATH", bd.STATE_PATH.rsplit("/", 1)[0] + "/afrr.key")
+
+
+def check_key(path):
+    """The key file must parse as the firmware parses it; DeployError (exit 2) otherwise."""
+    sys.path.insert(0, str(ROOT / "firmware"))
+    from afrr.auth import parse_key
+
+    try:
+        parse_key(pathlib.Path(path).read_text())
+    except (OSError, UnicodeDecodeError) as e:
+        raise DeployError("key file %s: %s" % (path, getattr(e, "strerror", None) or e), 2)
+    except ValueError as e:
+        raise DeployError("%s: %s" % (path, e), 2)
+
+
+def mpremote_cmd(port, build_dir, key=None, dest=None):
+    """The mpremote command line: copy every top-level entry of the build, the key file (if
+    given) to `dest`, then hard reset."""
     exe = pathlib.Path(sys.executable).parent / "mpremote"
     entries = sorted(p.name for p in pathlib.Path(build_dir).iterdir())
+    extra = ["fs", "cp", str(pathlib.Path(key).resolve()), ":" + dest, "+"] if key else []
     return [str(exe) if exe.exists() else "mpremote", "connect", port,
-            "fs", "cp", "-r", *entries, ":", "+", "reset"]
+            "fs", "cp", "-r", *entries, ":", "+", *extra, "reset"]
 
 
-def deploy(board, port, build_root=None, dry_run=False):
-    check_target(board, port)
+def deploy(board, port, build_root=None, dry_run=False, key=None):
+    bd = check_target(board, port)
+    if key:
+        check_key(key)
     build_dir = pathlib.Path(build_root or ROOT / "build") / board
     if not build_dir.is_dir():
         import build_firmware
@@ -80,7 +103,7 @@ def deploy(board, port, build_root=None, dry_run=False):
             build_firmware.build(board, build_dir.parent)
         except build_firmware.BuildError as e:
             raise DeployError(str(e), 1)
-    cmd = mpremote_cmd(port, build_dir)
+    cmd = mpremote_cmd(port, build_dir, key, key_dest(bd) if key else None)
     if dry_run:
         print(" ".join(cmd))
         return 0
@@ -94,7 +117,8 @@ def deploy(board, port, build_root=None, dry_run=False):
         lines = (r.stderr or r.stdout).strip().splitlines()
         raise DeployError("mpremote failed on %s: %s" % (port, lines[-1] if lines else
                                                         "exit %d" % r.returncode), 1)
-    print("deployed build/%s to %s and reset it" % (board, port))
+    print("deployed build/%s%s to %s and reset it" % (
+        board, " and the key" if key else "", port))
     return 0
 
 
@@ -108,14 +132,20 @@ def main(argv=None):
     ap.add_argument("--check", action="store_true", help="only check board and port")
     ap.add_argument("--rig-port", default=None,
                     help="with --check: also check the rig's serial adapter (make hil RIG_PORT=)")
+    ap.add_argument("--key", default=os.environ.get("KEY") or None, metavar="FILE",
+                    help="the unit's key file ('<key id> <hex key>', e.g. from python -m hil "
+                         "keygen), copied beside the state file; never kept in the repository. "
+                         "Without it the key on the board stays (none: the unit runs locked)")
     args = ap.parse_args(argv)
     try:
         if args.check:
             board = check_target(args.board, args.port)
             if args.rig_port is not None:
                 check_rig_port(board, args.port, args.rig_port)
+            if args.key:
+                check_key(args.key)
             return 0
-        return deploy(args.board, args.port, args.build, args.dry_run)
+        return deploy(args.board, args.port, args.build, args.dry_run, args.key)
     except DeployError as e:
         print("deploy: error: %s" % e, file=sys.stderr)
         return e.code

@@ -89,6 +89,7 @@ class RTU:
         self.chunk = bytearray(64)  # the HAL reads into this, then calls feed(n)
         self.tx = bytearray(BUF_SIZE)  # reply
         self.handled = False  # complete() consumed a request
+        self.bcast = False  # the request being handled is a broadcast (the bank reads it)
         # link counters (input registers, see regmap.INPUT)
         self.frames_ok = 0
         self.crc_errors = 0
@@ -209,6 +210,7 @@ class RTU:
         self.frames_ok += 1
         if bcast:
             self.broadcasts += 1
+        self.bcast = bcast  # the bank refuses what a broadcast may not change
         fc = rx[1]
         if fc == _FC_READ_HOLDING or fc == _FC_READ_INPUT:
             if bcast:

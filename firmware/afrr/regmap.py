@@ -9,7 +9,8 @@
 #   holding 0x0080-0x00FF  read-only mirror of the input registers, so one FC23 transaction
 #                          can write the measurements and read the outputs of the step it caused
 #   holding 0x0100-0x01FF  configuration: config.FIELDS in order, one S32 (2 registers) each
-#   holding 0x0200-0x02FF  RESERVED: authenticated TSO set-points -> exception 02
+#   holding 0x0200-0x020D  authenticated TSO command (afrr/auth.py), write-only, one FC16 of
+#                          the whole block; 0x020E-0x02FF reserved -> exception 02
 #   holding 0x0300-0x03FF  RESERVED: bids / market parameters     -> exception 02
 #   input   0x0000-0x007F  outputs, flags, counters, energy (FC04)
 #
@@ -39,6 +40,14 @@ T_SP = 3  # TSO set-point: Measurements.remote_sp_kw, and remote_seq += 1
 T_TIME = 4  # simulated time: in lock-step a new value runs one control step
 T_UNIT = 5  # Modbus unit address of this server (takes effect after the reply)
 T_CFG = 6  # configuration field (Config.set); index into config.FIELDS
+
+# Write protection (afrr/auth.py; README "Security"): exception 01 and auth_rejects += 1 for
+#   - a command in the AUTH block with an unknown key id, a wrong MAC or a used sequence number;
+#   - while the write lock is closed (a keyed unit, no authenticated unlock in force): a write of
+#     the config block or unit_id, or one that changes mode; with a key, a write of remote_sp_kw
+#     (set-points come through the AUTH block only);
+#   - a broadcast that would change the config, unit_id, mode or sim_time_ms;
+#   - a sim_time_ms write on a unit that runs on its own clock (not lock-step).
 
 # Holding registers 0x0000-0x007F, read/write:
 # (address, name, kind, unit, lo, hi, target, index)  # meaning
@@ -86,6 +95,7 @@ ST_STALE = 0x0001  # status bit: real time, no measurement write within max_age_
 ST_REALTIME = 0x0002  # status bit: running on its own clock (not lock-step)
 ST_CFG_DIRTY = 0x0004  # status bit: configuration changed since start
 ST_STATE_FAULT = 0x0008  # status bit: persisted state corrupt, fell back, or refused at start
+# status bit 0x0010: a key is provisioned (afrr/unitregs.py; set-points only as commands)
 
 # Input registers 0x0000-0x007F (FC04), also at holding 0x0080 + address (FC03/FC23), read-only:
 # (address, name, kind, unit, source)  # meaning
@@ -100,7 +110,7 @@ INPUT = (
     (0x000E, "flags", U16, "bits", S_OUT),  # fault and limit flags (controller F_* bits)
     (0x000F, "mode", U16, "-", S_OUT),  # mode in force: 0 off, 1 local, 2 remote
     (0x0010, "fault_cycles", U16, "cycles", S_OUT),  # consecutive faulty cycles
-    # 1 stale, 2 real time, 4 config changed, 8 state fault
+    # 1 stale, 2 real time, 4 config changed, 8 state fault, 16 keyed
     (0x0011, "status", U16, "bits", S_UNIT),
     (0x0012, "sim_time_ms", S32, "ms", S_UNIT),  # simulated time of the last step
     (0x0014, "steps", S32, "-", S_UNIT),  # control steps run
@@ -117,18 +127,20 @@ INPUT = (
     (0x002A, "prev_up_wh", S32, "Wh", S_ENERGY),  # upward energy of the previous ISP
     (0x002C, "prev_down_wh", S32, "Wh", S_ENERGY),  # downward energy of the previous ISP
     (0x002E, "fw_version", U16, "-", S_UNIT),  # register map version (major*256 + minor)
+    # refused writes: rejected authenticated commands, write lock, broadcasts, time (exception 01)
+    (0x002F, "auth_rejects", S32, "-", S_UNIT),
 )
-INPUT_COUNT = 0x002F  # registers 0x0000..0x002E
+INPUT_COUNT = 0x0031  # registers 0x0000..0x0030
 MIRROR_BASE = 0x0080  # holding address of input register 0
 
 CFG_BASE = 0x0100
 CFG_COUNT = 2 * len(FIELDS)
-RESERVED = (  # (first, last) holding address; exception 02
-    (0x0200, 0x02FF),  # authenticated TSO set-points
-    (0x0300, 0x03FF),  # bids / market
-)
+# Holding 0x0200-0x020D: one authenticated TSO command (afrr/auth.py AUTH_BASE, AUTH_COUNT,
+# loaded on a unit only with a key; the layout table is hil/auth.py AUTH). Unmapped holding
+# space answers exception 02; the reserved ranges are listed in hil/regdoc.py RESERVED (the
+# firmware needs no table for what it does not serve).
 
-VERSION = 0x0100  # 1.0
+VERSION = 0x0101  # 1.1: authenticated commands (afrr/auth.py)
 
 HOLD_COUNT = 0x001F  # holding registers 0x0000..0x001E are mapped
 

@@ -7,10 +7,17 @@
 from afrr import regmap
 from afrr.compat import const
 from afrr.config import FIELDS, ConfigError
-from afrr.modbus import EX_ILLEGAL_ADDRESS, EX_ILLEGAL_VALUE
 
 _FC_READ_INPUT = const(4)
+# Modbus exception codes (afrr.modbus EX_*; constants here, so the module keeps no globals)
+_EX_REFUSED = const(1)  # illegal function; here: refused by the write protection
+_EX_ADDRESS = const(2)
+_EX_VALUE = const(3)
 _NONE = const(255)
+_AUTH_BASE = const(0x0200)  # afrr.auth.AUTH_BASE, AUTH_COUNT
+_AUTH_COUNT = const(14)
+_ST_KEYED = const(0x0010)  # status bit (regmap.py)
+_T_AUTH = const(99)  # _guard(): the authenticated command block
 
 
 def _index(rows, count):
@@ -38,7 +45,13 @@ def _s32_at(buf, p):
 class UnitRegisters:
     """Holding/input register space of one unit (see regmap.py for the table)."""
 
-    def __init__(self, ctl, cfg, unit_id=1, lockstep=True):
+    # class attributes: an instance keeps them out of its own attribute table (heap)
+    fw_version = regmap.VERSION
+    # write protection (regmap.py): None = the open bench profile (no lock; tests, the Unix port
+    # without a key); an afrr.auth.Auth = locked, keyed or not (a board always has one)
+    auth = None
+
+    def __init__(self, ctl, cfg, unit_id=1, lockstep=True, auth=None):
         self.ctl = ctl
         self.cfg = cfg
         self.rtu = None  # the modbus.RTU serving this bank (link counters); set by main
@@ -53,7 +66,11 @@ class UnitRegisters:
         self.silent_steps = 0  # lock-step: steps run on the firmware's own clock (silent rig)
         self.remote_seq = 0
         self.status = 0 if lockstep else regmap.ST_REALTIME
-        self.fw_version = regmap.VERSION
+        if auth is not None:
+            self.auth = auth
+            if auth.key is not None:
+                self.status |= _ST_KEYED
+        self.auth_rejects = 0  # writes refused by the write protection
         self.since_write_ms = 0  # real time: ms since the last measurement write
         self.written_age_ms = 0  # the age_ms register as last written
         self.written_tod_ms = 0  # ms, the tod_ms register as last written
@@ -108,7 +125,7 @@ class UnitRegisters:
         end = addr + count
         if table == _FC_READ_INPUT:
             if end > regmap.INPUT_COUNT:
-                return EX_ILLEGAL_ADDRESS
+                return _EX_ADDRESS
             return self._read_input(addr, count, tx, pos)
         if end <= regmap.HOLD_COUNT:
             if tx is None:
@@ -130,7 +147,7 @@ class UnitRegisters:
                 self._put(tx, pos, v, regmap.S32, a & 1)
                 pos += 2
             return 0
-        return EX_ILLEGAL_ADDRESS
+        return _EX_ADDRESS
 
     def _read_input(self, addr, count, tx, pos):
         if tx is None:
@@ -153,8 +170,31 @@ class UnitRegisters:
             return self._write_hold(addr, end, buf, pos)
         cb = regmap.CFG_BASE
         if addr >= cb and end <= cb + regmap.CFG_COUNT:
-            return self._write_cfg(addr - cb, end - cb, buf, pos)
-        return EX_ILLEGAL_ADDRESS
+            return self._guard(regmap.T_CFG, 0) or self._write_cfg(addr - cb, end - cb, buf, pos)
+        if addr == _AUTH_BASE and count == _AUTH_COUNT:  # an authenticated command
+            # (afrr.auth applies it; it allocates (hashlib), but only here)
+            return self._guard(_T_AUTH, 0) or self.auth.command(self, buf, pos)
+        return _EX_ADDRESS
+
+    # -- write protection ---------------------------------------------------------------------
+    def _guard(self, t, v):
+        """0, or exception 01 (counted) when a write of v to a field of target t is refused."""
+        a = self.auth
+        bc = self.rtu is not None and self.rtu.bcast  # the request is a broadcast
+        if t == regmap.T_SP:  # with a key, set-points come only as commands
+            bad = a is not None
+        elif t == regmap.T_TIME:  # time only in lock-step, never moved by a broadcast
+            bad = not self.lockstep or (bc and v != self.sim_time_ms)
+        elif t == _T_AUTH:  # a command: never broadcast, and only with an Auth
+            bad = bc or a is None
+        else:  # config, and a change of mode or unit id (the value in force passes): only
+            # addressed to the unit and, with an Auth, while an unlock is in force
+            bad = (bc or (a is not None and not a.unlock_ms)) and (
+                t == regmap.T_CFG or v != (self.ctl.mode if t == regmap.T_MODE else self.unit_id))
+        if bad:
+            self.auth_rejects += 1
+            return _EX_REFUSED
+        return 0
 
     def _write_hold(self, addr, end, buf, pos):
         hmap = self._hmap
@@ -163,10 +203,10 @@ class UnitRegisters:
         while a < end:
             i = hmap[a]
             if i == _NONE or self._hword[a] != 0:
-                return EX_ILLEGAL_ADDRESS
+                return _EX_ADDRESS
             w = 2 if regmap.HOLDING[i][2] == regmap.S32 else 1
             if a + w > end:
-                return EX_ILLEGAL_ADDRESS
+                return _EX_ADDRESS
             a += w
         # pass 2: decode and range-check into the stage
         a = addr
@@ -177,7 +217,7 @@ class UnitRegisters:
             if row[2] == regmap.S32:
                 v = _s32_at(buf, p)
                 if v is None:
-                    return EX_ILLEGAL_VALUE
+                    return _EX_VALUE
                 p += 4
                 a += 2
             else:
@@ -185,7 +225,10 @@ class UnitRegisters:
                 p += 2
                 a += 1
             if v < row[4] or v > row[5]:
-                return EX_ILLEGAL_VALUE
+                return _EX_VALUE
+            t = row[6]
+            if regmap.T_MODE <= t <= regmap.T_UNIT and self._guard(t, v):
+                return _EX_REFUSED
             self._stage[i] = v
         # pass 3: apply; the simulated time (the step trigger) last
         m = self.ctl.meas
@@ -228,7 +271,7 @@ class UnitRegisters:
 
     def _write_cfg(self, a0, a1, buf, pos):
         if a0 & 1 or a1 & 1:
-            return EX_ILLEGAL_ADDRESS
+            return _EX_ADDRESS
         cfg = self.cfg
         for f in range(a0 >> 1, a1 >> 1):
             self._cfg_old[f] = getattr(cfg, FIELDS[f][0])
@@ -249,7 +292,7 @@ class UnitRegisters:
         if not ok:
             for f in range(a0 >> 1, a1 >> 1):
                 setattr(cfg, FIELDS[f][0], self._cfg_old[f])
-            return EX_ILLEGAL_VALUE
+            return _EX_VALUE
         self.status |= regmap.ST_CFG_DIRTY
         self.ctl.config_changed()
         return 0
@@ -283,6 +326,8 @@ class UnitRegisters:
 
     def _step(self, dt_ms):
         """One control step on the current measurements, with the hooks around it."""
+        if self.auth is not None:
+            self.auth.tick(dt_ms)
         if self.before_step is not None:
             self.before_step()
         self.ctl.step(self.ctl.meas, dt_ms)
@@ -291,5 +336,7 @@ class UnitRegisters:
             self.after_step()
 
 
-_AGE_FIELD = [r[1] for r in regmap.HOLDING].index("age_ms")
-_TOD_FIELD = [r[1] for r in regmap.HOLDING].index("tod_ms")
+_NAMES = [r[1] for r in regmap.HOLDING]
+_AGE_FIELD = _NAMES.index("age_ms")
+_TOD_FIELD = _NAMES.index("tod_ms")
+del _NAMES

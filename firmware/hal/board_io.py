@@ -31,7 +31,12 @@ def uart_kwargs(board):
 
 
 def open_link(board, machine=None):
-    """The Modbus link on board.UART_ID as a UartPort; the RS-485 DE pin (if any) starts low."""
+    """The Modbus link on board.UART_ID as a UartPort; the RS-485 DE pin (if any) starts low.
+    A board with LINK = "stdio" talks over its REPL UART instead (hal/stdio_link.py)."""
+    if getattr(board, "LINK", "uart") == "stdio":
+        from hal.stdio_link import StdioPort
+
+        return StdioPort()
     from hal.board_uart import UartPort
 
     if board.UART_ID is None:

@@ -158,8 +158,16 @@ class StateStore:
 
 
 def open_store(board, path=None):
-    """The StateStore for a board module (boards/*.py): its STATE_PATH, os.sync where present."""
+    """The StateStore for a board module (boards/*.py): its STATE_PATH, os.sync where present.
+    A board with RAM_FS_BLOCKS keeps it on littlefs in RAM (hal/ramfs.py); None when that build
+    has no littlefs ("no storage": the firmware runs without persisted state)."""
     import os
+
+    if getattr(board, "RAM_FS_BLOCKS", 0) and path is None:
+        from hal.ramfs import mount
+
+        if mount(board).startswith("no storage"):
+            return None
 
     sync = None if board.NAME == "unix" else getattr(os, "sync", None)
     return StateStore(path or board.STATE_PATH, os, open, sync)

@@ -48,12 +48,13 @@ class Feeder:
 
 
 def open_wdt(board, max_step_us=0):
-    """A Feeder around the board's watchdog: machine.WDT on a board, SoftWDT on the Unix port.
+    """A Feeder around the board's watchdog: machine.WDT on a board, SoftWDT on the Unix port
+    and on a board without one (HW_WDT = False: the emulated board).
 
     Call it once the slow start-up (imports, config load, first step) is done: a hardware
     watchdog cannot be stopped once started.
     """
-    if board.NAME == "unix":
+    if board.NAME == "unix" or not getattr(board, "HW_WDT", True):
         import time
 
         if hasattr(time, "ticks_ms"):

@@ -4,6 +4,7 @@
 from app import (
     App,
     UsageError,
+    _board_opts,
     compose,
     freq_from_zc,
     on_host,
@@ -196,6 +197,15 @@ def test_silent_rule_starts_before_the_watchdog_timeout():
     assert app.ctl.out.flags & F_FAILSAFE
 
 
+def test_board_without_hardware_watchdog_keeps_pure_lockstep():
+    qemu = pick_board("qemu_mps2")
+    assert silent_limit_ms(qemu) == 0  # serve() then never steps on its own clock
+    assert silent_limit_ms(pick_board("pyboard_v11")) > 0
+    opts = _board_opts(qemu)
+    assert opts["silence_ms"] == qemu.SILENCE_MS == 100  # the board's, not 3.5 chars of baud
+    assert _board_opts(pick_board("rp2_pico"))["silence_ms"] == 2  # 115200 baud
+
+
 def test_silent_rule_off_in_real_time_and_unix_lockstep():
     clock = Clock()
     app = compose(_Board)
@@ -295,6 +305,8 @@ def test_board_selection_override_then_build_then_platform():
     assert pick_board(None, _Impl("SOMETHING_ELSE"), "rp2").NAME == "rp2_pico"
     assert pick_board(None, _Impl(None), "pyboard").NAME == "pyboard_v11"
     assert pick_board(None, _Impl("standard"), "linux").NAME == "unix"
+    assert pick_board(None, _Impl("MPS2_AN385"), "qemu").NAME == "qemu_mps2"
+    assert pick_board(None, _Impl(None), "qemu").NAME == "qemu_mps2"
     for args in (("nosuch", _Impl(None), "linux"), (None, _Impl(None), "zephyr")):
         try:
             pick_board(*args)

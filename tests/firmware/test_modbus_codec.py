@@ -142,13 +142,31 @@ def test_config_block_write_validated():
     assert _xfer(rtu, build_request(1, 16, a + 1, 2, data=[0, 0]))[2] == 2
 
 
-def test_broadcast_applies_without_reply():
+def test_broadcast_applies_measurements_without_reply():
     rtu, bank, ctl, cfg = _server()
-    assert _xfer(rtu, build_request(0, 6, 0x0001, 1)) == b""
-    assert ctl.mode == 1 and rtu.broadcasts == 1
+    assert _xfer(rtu, build_request(0, 6, 0x0000, 49_900)) == b""
+    assert ctl.meas.f_mhz == 49_900 and rtu.broadcasts == 1
     assert _xfer(rtu, build_request(0, 3, 0, 1)) == b""  # reads are never broadcast
     assert _xfer(rtu, build_request(0, 6, 0x0001, 9)) == b""  # no exception either
     assert rtu.exceptions == 0
+
+
+def test_broadcast_never_changes_mode_unit_time_or_config():
+    # even on the open bench profile (no key), where the same writes addressed to the unit pass
+    rtu, bank, ctl, cfg = _server()
+    from afrr.config import field_index
+    a = regmap.CFG_BASE + 2 * field_index("band_up_kw")
+    hi, lo = regcodec.s32_words(500)
+    t = regcodec.s32_words(4000)
+    for req in (build_request(0, 6, 0x0001, 1), build_request(0, 6, 0x001E, 9),
+                build_request(0, 16, 0x001A, 2, data=list(t)),
+                build_request(0, 16, a, 2, data=[hi, lo])):
+        assert _xfer(rtu, req) == b""
+    assert (ctl.mode, bank.unit_id, bank.sim_time_ms, bank.steps) == (0, 1, 0, 0)
+    assert cfg.band_up_kw == 1000 and bank.auth_rejects == 4 and rtu.exceptions == 0
+    # writing the value in force is no change, so a broadcast may carry it
+    assert _xfer(rtu, build_request(0, 6, 0x0001, 0)) == b"" and bank.auth_rejects == 4
+    assert _xfer(rtu, build_request(1, 6, 0x0001, 1))[1] == 6 and ctl.mode == 1
 
 
 def test_bad_crc_and_other_unit_ignored():
@@ -228,7 +246,7 @@ def test_frame_handling_allocates_nothing():
 
 def test_two_frames_in_one_read_both_handled():
     rtu, bank, ctl, cfg = _server()
-    rtu.feed_bytes(build_request(0, 6, 0x0001, 1) + build_request(1, 3, 0, 1))
+    rtu.feed_bytes(build_request(0, 6, 0x0000, 49_950) + build_request(1, 3, 0, 1))
     assert rtu.complete() == 0 and rtu.handled and rtu.pending() == 8  # broadcast: no reply
     assert rtu.complete() == 7 and rtu.pending() == 0
-    assert ctl.mode == 1 and rtu.crc_errors == 0
+    assert ctl.meas.f_mhz == 49_950 and rtu.crc_errors == 0

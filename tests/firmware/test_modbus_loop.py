@@ -65,7 +65,7 @@ def test_realtime_steps_on_own_clock_and_goes_stale():
     rtu, bank, ctl = _server(lockstep=False, cycle_ms=1000, max_age_ms=3000, hold_cycles=1)
     ctl.set_mode(MODE_LOCAL)
     regs = regcodec.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
-                                    "tod_ms": 123000})
+                                    "tod_ms": 123000})[:0x001A]  # not the time: refused
     port = _run(rtu, bank, [(500, build_request(1, 16, 0, len(regs), data=regs))], 10000,
                 realtime=True, steps_max=8)
     assert len(port.sent) == 1
