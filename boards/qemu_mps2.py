@@ -28,7 +28,7 @@ LED_PIN = None  # no LED wired in the port
 ZC_PIN = None  # no zero-crossing input; frequency comes over Modbus
 
 WDT_TIMEOUT_MS = 10000  # soft watchdog only (the port has no machine.WDT); assumed as on unix
-LOCKSTEP = True  # a rig board: lock-step under the HIL rig (a deployed board steps on its own clock)
+LOCKSTEP = True  # a rig board: lock-step under the rig (a deployed board steps on its own clock)
 OPEN_BENCH = True  # emulated rig board: the open bench profile (no write lock, no key), as the
 # Unix port without --key-file; never set on a board that drives a unit
 HW_WDT = False  # no hardware watchdog: pure lock-step, no own-clock steps when the rig is silent

@@ -41,6 +41,10 @@ def _in(windows, t):
     return any(a <= t < b for a, b in windows)
 
 
+def _round(v, nd):
+    return None if v is None else round(v, nd)
+
+
 def _firmware_said(log):
     """' (firmware said: <its last non-blank line>)' for an error message, or ''."""
     last = [ln for ln in log.splitlines() if ln.strip() and not ln.startswith("--- ")]
@@ -120,6 +124,7 @@ class Run:
             table = "market" if sc.market["file"] else "grid"
             raise ScenarioError("%s: [%s]: %s" % (sc.path, table, str(e).strip('"')))
         area = sim.world.areas[sim.names.index(self.area_name)]
+        sim.track_envelope(self.area_name)  # true extremes of each 1 s sample (report)
         n_ties = len(sim.unit_measurements(self.unit_name)["ties_kw"])
         if n_ties > 8:
             raise ScenarioError("%s: [grid] area: %d ties, the unit takes 8" % (sc.path, n_ties))
@@ -317,6 +322,17 @@ class Run:
             else out["crc_errors"] + self.restart_counters["crc_errors"],
             "inj_req_corrupted": px.stats["req"]["corrupted"] if px is not None else 0})
 
+    def _annotate(self, samples, out):
+        """Complete the 1 s samples of the interval just simulated: the minimum, maximum and
+        mean of the area's frequency and ACE over every native step of that interval (a 1 s
+        sample alone misses the nadir after a trip), and the firmware's answer of the step in
+        force (`fw`: the outputs dict, None when that transaction failed)."""
+        env = self.sim.take_envelope()
+        for s in samples:
+            if env is not None:
+                s.update(env)
+            s["fw"] = out
+
     def _progress_bar(self, n):
         """A tqdm bar over n steps, or None without --progress."""
         if not self.progress:
@@ -398,6 +414,7 @@ class Run:
                     "sp_req_kw": sp_req if mode == "remote" else p_set - base,
                     "soc": self.bat.soc, "failsafe": bool(last and last["flags"] & F_FAILSAFE),
                     "link_ok": out is not None})
+                self._annotate(self.samples[-1:], out)
             if bar is not None:
                 bar.update(1)
         if bar is not None:
@@ -432,6 +449,8 @@ class Run:
             self._p_set = out["p_set_kw"]
             self._last = out
         self._record_step(t_s, out, retries, sp_sent, m)
+        self._annotate(self.samples[-(cycle_ms // 1000):], self._fw_prev)  # the cycle that ended
+        self._fw_prev = out
         total = 0.0
         for j in range(cycle_ms // 1000):
             d = self.bat.step(self._p_set, 1.0)
@@ -450,10 +469,12 @@ class Run:
         sc = self.sc
         n = sc.scenario["duration_s"] // 4
         self._k, self._p_set, self._sp_req, self._last = 0, 0, 0, None
+        self._fw_prev = None
         self._bar = self._progress_bar(n)
         self._faults_on(True)
         t_wall0 = time.monotonic()
         self.market_log = self.market.run(hours=n * 4 / 3600.0)
+        self._annotate(self.samples[-4:], self._fw_prev)
         if self._bar is not None:
             self._bar.close()
         self.wall_s = time.monotonic() - t_wall0
@@ -620,8 +641,11 @@ def summarize(run):
         "soc_violations": sum(1 for s in socs if s < soc_lo - 1e-3 or s > soc_hi + 1e-3),
         "energy_up_kwh": round(e_up, 3),
         "energy_down_kwh": round(e_down, 3),
-        "f_min_mhz": min((s["f_mhz"] for s in samples), default=None),
-        "f_max_mhz": max((s["f_mhz"] for s in samples), default=None),
+        # extremes over every native step of the emulator (the 1 s samples' envelope)
+        "f_min_mhz": _round(min((s.get("f_min_mhz", s["f_mhz"]) for s in samples),
+                                default=None), 3),
+        "f_max_mhz": _round(max((s.get("f_max_mhz", s["f_mhz"]) for s in samples),
+                                default=None), 3),
         "area_ace_max_abs_kw": max((abs(s["area_ace_kw"]) for s in samples), default=0),
         "failsafe_steps": sum(1 for o in outs if o["flags"] & F_FAILSAFE),
         "failsafe_engage_s": engage,

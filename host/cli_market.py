@@ -5,7 +5,8 @@ import pathlib
 import numpy as np
 
 HELP = ("run the aFRR balancing market (PICASSO-style activation, IGCC netting, the unit as a "
-        "BSP) over the grid emulator; write the per-minute publication, settlement and plot")
+        "BSP) over the grid emulator; write the per-minute publication, settlement, plot and "
+        "report.html")
 
 
 def configure(p):
@@ -63,6 +64,39 @@ def acceptance_line(a):
                                  a["under_kwh_neg"]))
 
 
+def html_report(summary, settle, out, plots):
+    """report.html beside the CSV files: the run, the unit's settlement and acceptance, the
+    areas' aFRR cost, the publication plot embedded."""
+    from host.htmlpage import Page
+    page = Page(f"aFRR market: {summary['world']} / {summary['scenario']}")
+    u, a = summary["unit"], summary["unit"]["acceptance"]
+    page.verdict(bool(a["passed"]), "%s hours from %s (UTC), seed %s; unit in %s: %d cycles "
+                 "activated, %.3f kWh up, %.3f kWh down, revenue %.2f EUR; %s" % (
+                     summary["hours"], summary["start_utc"], summary["seed"], u["area"],
+                     u["cycles_activated"], u["energy_up_kwh"], u["energy_down_kwh"],
+                     u["revenue_eur"], acceptance_line(a)))
+    page.text("Prices: cbmp_last_cycle_eur_mwh is the cross-border marginal price of the last "
+              "4 s cycle of a minute; cbmp_up/down_demand_weighted_eur_mwh are the cycles' "
+              "prices averaged with the satisfied up/down demand as weights, not prices that "
+              "cleared. The settlement pays each cycle's energy at that cycle's CBMP.",
+              note=True)
+    if settle:
+        page.heading("Unit settlement per ISP")
+        cols = list(settle[0])
+        page.table(cols, [[r.get(c) for c in cols] for r in settle],
+                   bad=lambda r: "acc_passed" in cols and not r[cols.index("acc_passed")])
+    page.heading("aFRR energy cost per area (EUR)")
+    page.table(("area", "EUR"), sorted(summary["area_afrr_cost_eur"].items()))
+    page.heading("Plots")
+    for p in plots:
+        page.figure(out / p, "aFRR and IGCC per ISP, and the demand-weighted mean CBMP per "
+                    "direction, per area")
+    page.heading("Run")
+    page.table(("field", "value"), [[k, v if not isinstance(v, dict) else json.dumps(v)]
+                                    for k, v in summary.items() if k != "unit"])
+    page.write(out / "report.html")
+
+
 def main(args):
     from host.market.publication import (
         ISP_TABLE_COLUMNS,
@@ -107,8 +141,11 @@ def main(args):
         if len(a["t_s"]) else 0,
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    plots = []
     if not args.no_plots and rows:
         plot(out / "publication.png", rows, f"{run.world.name} / {run.scenario.name}")
+        plots.append("publication.png")
+    html_report(summary, settle, out, plots)
     print(f"{len(rows)} publication rows, {len(settle)} ISPs settled -> {out}")
     print(json.dumps({k: v for k, v in summary["unit"].items() if k != "acceptance"}))
     print(acceptance_line(summary["unit"]["acceptance"]))

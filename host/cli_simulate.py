@@ -1,10 +1,12 @@
-# `python -m host simulate`: run a world's scenario, write CSV, PNG plots and metrics.json.
+# `python -m host simulate`: run a world's scenario, write CSV, PNG plots, metrics.json and
+# report.html.
 import json
 import pathlib
 
 import numpy as np
 
-HELP = "run the grid emulator on a world file and write CSV, plots and metrics.json"
+HELP = ("run the grid emulator on a world file and write CSV, plots, metrics.json and "
+        "report.html")
 
 
 def configure(p):
@@ -61,31 +63,89 @@ def metrics(sim, rec, wall_s):
     return out, elia
 
 
+def _envelope_mhz(rec, n_rows):
+    """Per recorded row and area: (min, max) frequency deviation in mHz over the native steps
+    of the row's interval, or None when the native series does not split evenly."""
+    df = np.asarray(rec["df_hz"])
+    if n_rows == 0 or len(df) % n_rows:
+        return None
+    per = df.reshape(n_rows, len(df) // n_rows, df.shape[1]) * 1000.0
+    return per.min(axis=1), per.max(axis=1)
+
+
 def _plots(sim, rec, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    t = rec["data"][:, 0] / 60.0
+
+    from host.metrics.utc import DEFAULT_START_UTC_S
+    from host.timeaxis import utc_axis
+    t = rec["data"][:, 0]  # s since the start, at the end of each recorded interval
+    span = float(t[-1]) if len(t) else 1.0
     names = sim.names
     panels = [("frequency.png", "frequency deviation (mHz)", "df_mhz", names),
               ("ace.png", "ACE per area (MW, + = surplus)", "ace_mw", names),
               ("ties.png", "AC tie flows (MW, a -> b)", "tie_mw", sim.tie_names),
               ("afrr.png", "aFRR delivered by providers (MW, + = upward)", "afrr_mw", names),
               ("netting.png", "IGCC netting exchange (MW, + = export)", "igcc_mw", names)]
+    env = _envelope_mhz(rec, len(t))
     files = []
     for fname, title, prefix, keys in panels:
         fig, ax = plt.subplots(figsize=(10, 4))
-        for k in keys:
-            ax.plot(t, _col(rec, prefix, k), lw=0.8, label=k)
-        ax.set_title("%s: %s, scenario %s" % (title, sim.world.name, sim.scenario.name))
-        ax.set_xlabel("time (min)")
-        ax.grid(alpha=0.3)
+        for i, k in enumerate(keys):
+            line, = ax.plot(t, _col(rec, prefix, k), lw=0.8, label=k)
+            if prefix == "df_mhz" and env is not None:  # true extremes between the samples
+                ax.fill_between(t, env[0][:, i], env[1][:, i], step="pre", lw=0, alpha=0.3,
+                                color=line.get_color())
+        if prefix == "df_mhz":
+            lo = min(float(np.min(env[0])) if env is not None else 0.0, -50.0)
+            hi = max(float(np.max(env[1])) if env is not None else 0.0, 50.0)
+            for d, ls in ((50, "--"), (200, ":")):
+                if d == 50 or min(lo, -hi) < -50:
+                    ax.axhline(d, color="0.3", lw=0.8, ls=ls, label="+-%d mHz" % d)
+                    ax.axhline(-d, color="0.3", lw=0.8, ls=ls)
+            title += ", band = min..max over every emulator step"
+        ax.set_title("%s: %s, scenario %s" % (title, sim.world.name, sim.scenario.name),
+                     fontsize=10)
+        utc_axis(ax, DEFAULT_START_UTC_S, span)
         ax.legend(loc="best", fontsize=8)
         fig.tight_layout()
         fig.savefig(out / fname, dpi=100)
         plt.close(fig)
         files.append(fname)
     return files
+
+
+def _flat(d, prefix=""):
+    """[key, value] rows of a nested dict of numbers (lists are counted, not listed)."""
+    rows = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            rows += _flat(v, prefix + k + ".")
+        elif isinstance(v, list):
+            rows.append([prefix + k, "%d rows" % len(v)])
+        else:
+            rows.append([prefix + k, v])
+    return rows
+
+
+def html_report(m, out, plots):
+    """report.html beside the CSV files: run facts, per-area metrics, every plot embedded."""
+    from host.htmlpage import Page
+    from host.metrics.utc import DEFAULT_START_ISO
+    page = Page("Grid emulator: %s / %s" % (m["world"], m["scenario"]))
+    page.text("%.0f s simulated from %s (UTC) at a %d ms step, seed %d, IGCC netting %s; "
+              "%.0f simulated seconds per wall second." % (
+                  m["sim_seconds"], DEFAULT_START_ISO, m["step_ms"], m["seed"],
+                  "on" if m["netting"] else "off", m["sim_seconds_per_wall_second"] or 0))
+    for area, a in m["areas"].items():
+        page.heading("Area %s" % area)
+        page.table(("metric", "value"), _flat(a))
+    page.heading("Plots")
+    for p in plots:
+        page.figure(out / p, p[:-4])
+    page.text("Files beside this page: metrics.json, %s." % ", ".join(m["files"]), note=True)
+    page.write(out / "report.html")
 
 
 def main(args):
@@ -125,8 +185,9 @@ def main(args):
                 fh.write(",".join(r[c] if isinstance(r[c], str) else "%.6g" % r[c]
                                   for c in ELIA_COLUMNS) + "\n")
     m["files"] = ["timeseries.csv"] + ["elia_minutes_%s.csv" % a for a in elia]
-    if not args.no_plots:
-        m["files"] += _plots(sim, rec, out)
+    plots = [] if args.no_plots else _plots(sim, rec, out)
+    m["files"] += plots + ["report.html"]
+    html_report(m, out, plots)
     (out / "metrics.json").write_text(json.dumps(m, indent=1))
     print("%s / %s: %.0f sim s in %.1f s wall (%.0f sim s per s); results in %s"
           % (world.name, sim.scenario.name, sim.t_ms / 1000.0, wall,

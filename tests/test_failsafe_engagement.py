@@ -93,14 +93,19 @@ def test_report_shades_cut_and_failsafe_in_every_time_plot(tmp_path, monkeypatch
     samples = [{"t_s": t + 1.0, "f_mhz": 50000, "area_ace_kw": 0, "p_set_kw": 0, "p_kw": 0.0,
                 "sp_req_kw": 0, "soc": 0.5, "failsafe": False, "link_ok": True}
                for t in range(45)]
-    run = types.SimpleNamespace(samples=samples, steps=steps,
-                                sc=types.SimpleNamespace(scenario={"mode": "local"}))
+    run = types.SimpleNamespace(
+        samples=samples, steps=steps, area_name="LT", link=None,
+        cfg={"band_up_kw": 1000, "band_down_kw": 1000, "rating_kw": 1000,
+             "soc_min_x100": 1000, "soc_max_x100": 9000},
+        sc=types.SimpleNamespace(scenario={"mode": "local"}, grid={"start_tod_s": 0},
+                                 link={"restarts": []}))
     summary = {"cut_windows_s": [[20.0, 35.0]], "loss_windows_s": [],
                "failsafe_windows_s": [[23.0, 37.0]]}
-    report._plots(run, None, tmp_path, summary)
-    n_plots = len(report.PLOTS)
-    assert calls.count((20.0, 35.0, "0.5")) == n_plots
-    assert calls.count((23.0, 37.0, "tab:red")) == n_plots
+    written = report._plots(run, None, tmp_path, summary)
+    assert written == list(report.PLOTS)  # the failed steps make the link plot
+    n_axes = len(report.PLOTS) + 1  # frce.png has two panels: area ACE, the unit's share
+    assert calls.count((20.0, 35.0, "0.5")) == n_axes
+    assert calls.count((23.0, 37.0, "tab:red")) == n_axes
     assert all((tmp_path / p).stat().st_size > 0 for p in report.PLOTS)
 
 

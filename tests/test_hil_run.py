@@ -85,9 +85,11 @@ def test_lockstep_run_report_numbers(tmp_path, capsys):
     assert max(b - a for a, b in zip(p_set, p_set[1:])) <= 1000 * 4 / 300 + 1
     e_up = sum(max(0.0, float(r["p_kw"])) for r in rows) / 3600.0
     assert abs(e_up - s["energy_up_kwh"]) < 0.01
-    for name in ("report.md", "frequency.png", "frce.png", "setpoint.png", "soc.png",
-                 "link.png"):
+    for name in ("report.md", "report.html", "frequency.png", "frce.png", "setpoint.png",
+                 "soc.png"):
         assert (out / name).stat().st_size > 0
+    assert not (out / "link.png").exists()  # a clean link: one line in the report instead
+    assert "Link errors: none" in (out / "report.md").read_text()
     # lock-step is deterministic: a second run gives the same series, value for value
     out2 = tmp_path / "out2"
     assert main(["run", str(sc), "--out", str(out2), "--no-progress"]) == 0

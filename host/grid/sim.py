@@ -95,6 +95,7 @@ class Simulator:
             # imposed frequency, so its LFC is off during replay
             self.lfc.active[slack] = False
         self._rec = None
+        self._env = None
 
     # ---- external units -------------------------------------------------------------
     # Many units may be read and set every cycle: setting one is O(1) (the per-area sum is
@@ -214,8 +215,52 @@ class Simulator:
     def _finish(self, n, u):
         if self._rec is not None:
             self._record(n, u)
+        if self._env is not None:
+            self._envelope(n)
         self._buf[0] = self._buf[n]
         self._k += n
+
+    # ---- envelope of one area's fast signals (HIL report) --------------------------------
+    def track_envelope(self, area):
+        """From now on keep the minimum, maximum and mean of `area`'s frequency (mHz) and ACE
+        (kW) over every native step; take_envelope() hands them over for the steps since its
+        last call. A report sampled once a second then still shows the true extremes."""
+        self._env = {"i": self.names.index(area)}
+        self._env_reset()
+
+    def _env_reset(self):
+        e = self._env
+        e.update(f_min=np.inf, f_max=-np.inf, f_sum=0.0, a_min=np.inf, a_max=-np.inf,
+                 a_sum=0.0, n=0)
+
+    def _envelope(self, n):
+        e = self._env
+        i = e["i"]
+        m = self.model
+        x = self._buf[1:n + 1, :self._n]
+        df = x[:, i]
+        export = m.flows(x) @ m.inc[i]  # MW, export of area i at each step
+        ace = (export - self.lfc.sched[i] - self.lfc.igcc[i] + self.lfc.k[i] * df) * 1000.0
+        f = (self.world.f0_hz + df) * 1000.0
+        e["f_min"] = min(e["f_min"], float(f.min()))
+        e["f_max"] = max(e["f_max"], float(f.max()))
+        e["f_sum"] += float(f.sum())
+        e["a_min"] = min(e["a_min"], float(ace.min()))
+        e["a_max"] = max(e["a_max"], float(ace.max()))
+        e["a_sum"] += float(ace.sum())
+        e["n"] += n
+
+    def take_envelope(self):
+        """{f_min_mhz, f_max_mhz, f_mean_mhz, ace_min_kw, ace_max_kw, ace_mean_kw} over the
+        native steps since the last call (None before any step), then start afresh."""
+        e = self._env
+        if e is None or e["n"] == 0:
+            return None
+        out = {"f_min_mhz": e["f_min"], "f_max_mhz": e["f_max"], "f_mean_mhz": e["f_sum"] / e["n"],
+               "ace_min_kw": e["a_min"], "ace_max_kw": e["a_max"],
+               "ace_mean_kw": e["a_sum"] / e["n"]}
+        self._env_reset()
+        return out
 
     # ---- recording (CLI, benchmark) -----------------------------------------------------
     def start_recording(self, every_ms=1000):

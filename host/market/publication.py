@@ -203,13 +203,15 @@ def write_csv(path, rows, columns=None):
 
 
 def plot(path, rows, title=""):
-    """Per area: aFRR+/- and IGCC per ISP (steps) and the demand-weighted CBMP+/- (lines),
-    full-ISP rows; x = hours since the first ISP."""
+    """Per area: aFRR+/- and IGCC per ISP (steps) and the cycles' CBMP averaged over the ISP
+    weighted by the satisfied up / down demand (lines; not a clearing price themselves),
+    full-ISP rows; x = UTC time."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from host.metrics.utc import parse_utc
+    from host.timeaxis import utc_axis
     last = max(r["minute"] for r in rows)
     areas = list(dict.fromkeys(r["area"] for r in rows))
     t_first = parse_utc(rows[0]["isp_start_utc"])
@@ -217,23 +219,29 @@ def plot(path, rows, title=""):
                              sharex=True)
     for k, area in enumerate(areas):
         rs = [r for r in rows if r["area"] == area and r["minute"] == last]
-        h = [(parse_utc(r["isp_start_utc"]) - t_first) / 3600.0 for r in rs]
+        # s since the first ISP: each ISP's start, and the last one's end to close its step
+        h = [parse_utc(r["isp_start_utc"]) - t_first for r in rs]
+        h.append(parse_utc(rs[-1]["isp_end_utc"]) - t_first)
+
+        def isp_step(ax, ys, **kw):
+            ax.step(h, ys + ys[-1:], where="post", **kw)
         ax = axes[k][0]
-        ax.step(h, [r["afrr_up_mw"] for r in rs], where="post", label="aFRR+")
-        ax.step(h, [-r["afrr_down_mw"] for r in rs], where="post", label="aFRR-")
-        ax.step(h, [r["igcc_up_mw"] - r["igcc_down_mw"] for r in rs], where="post",
-                label="IGCC+/-", ls="--")
+        isp_step(ax, [r["afrr_up_mw"] for r in rs], label="aFRR+")
+        isp_step(ax, [-r["afrr_down_mw"] for r in rs], label="aFRR-")
+        isp_step(ax, [r["igcc_up_mw"] - r["igcc_down_mw"] for r in rs], label="IGCC+/-", ls="--")
         ax.set_ylabel(f"{area} MW")
         ax.legend(fontsize=7, loc="upper right")
         ax = axes[k][1]
-        ax.step(h, [r["cbmp_up_demand_weighted_eur_mwh"] for r in rs], where="post",
-                label="CBMP+ (demand-weighted)")
-        ax.step(h, [r["cbmp_down_demand_weighted_eur_mwh"] for r in rs], where="post",
-                label="CBMP- (demand-weighted)")
+        isp_step(ax, [r["cbmp_up_demand_weighted_eur_mwh"] for r in rs],
+                 label="mean CBMP, weighted by satisfied aFRR+ demand")
+        isp_step(ax, [r["cbmp_down_demand_weighted_eur_mwh"] for r in rs],
+                 label="mean CBMP, weighted by satisfied aFRR- demand")
         ax.set_ylabel("EUR/MWh")
         ax.legend(fontsize=7, loc="upper right")
-    axes[-1][0].set_xlabel("hours since %s" % rows[0]["isp_start_utc"])
-    axes[-1][1].set_xlabel("hours since %s" % rows[0]["isp_start_utc"])
+    span = parse_utc(rows[-1]["isp_end_utc"]) - t_first
+    for k, row in enumerate(axes):
+        for ax in row:
+            utc_axis(ax, t_first, span, label=k == len(axes) - 1)
     fig.suptitle(title or "aFRR publication per ISP")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
