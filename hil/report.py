@@ -131,7 +131,7 @@ def write(run, summary, acc, out_dir):
             (out / p).unlink(missing_ok=True)
     soc_md = []
     if run.cfg.get("unit_type") == 0 and run.samples:
-        socmetrics.plot(run, run.cfg, out)
+        plots = list(plots) + [socmetrics.plot(run, run.cfg, out)]
         soc_md = socmetrics.markdown(summary)
     local = run.sc.scenario["mode"] != "remote"
     md = ["# HIL run: %s" % summary["scenario"], "",
@@ -184,6 +184,8 @@ _CAPTIONS = {
     "setpoint.png": "Set-point (firmware) over the delivered power, the limits in force, the "
                     "acceptance tolerance band and the seconds charged as under-fulfilment.",
     "soc.png": "Battery state of charge and the guard window from the unit configuration.",
+    "soc_baseline.png": "State of charge with the SoC window, the guard band and the target "
+                        "window; the baseline in force per ISP.",
     "link.png": "Link errors: failed steps, retries, the firmware's CRC counter and the frames "
                 "the fault proxy corrupted.",
 }

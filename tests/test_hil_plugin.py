@@ -274,7 +274,7 @@ def test_qemu_target_unavailable_is_one_line(monkeypatch):
 
     fake = types.ModuleType("hil.qemu")
     fake.__spec__ = importlib.machinery.ModuleSpec("hil.qemu", None)
-    fake.unavailable = lambda: "no qemu-system-arm on PATH"
+    fake.not_ready = lambda: "no qemu-system-arm on PATH"
     monkeypatch.setitem(sys.modules, "hil.qemu", fake)
     with pytest.raises(TargetUnavailable, match="^target qemu: no qemu-system-arm on PATH$"):
         target_available("qemu")

@@ -134,7 +134,8 @@ def test_report_html_is_valid_and_self_contained(report):
     assert c.refs == []  # nothing outside the page: no link, no script, no image file
     assert "http" not in text.replace("http-equiv", "")
     pngs = sorted(p.name for p in out.glob("*.png"))
-    assert pngs == ["frce.png", "frequency.png", "setpoint.png", "soc.png"]  # clean link
+    assert pngs == ["frce.png", "frequency.png", "setpoint.png", "soc.png",  # clean link
+                    "soc_baseline.png"]  # a battery
     assert len(c.imgs) == len(pngs)
     embedded = sorted(base64.b64decode(src.split(",", 1)[1]) for src in c.imgs)
     assert all(src.startswith("data:image/png;base64,") for src in c.imgs)
