@@ -348,7 +348,7 @@ def footprint(names=None, hil=True):
                     "hil_default_heap_pct_of_budget": round(
                         100.0 * peak / board.HEAP_BUDGET_BYTES, 1),
                     "hil_default_fits_budget": peak <= board.HEAP_BUDGET_BYTES,
-                    # issue 5 target: a peak heap that leaves half of the budget free
+                    # target: a peak heap that leaves half of the budget free
                     "hil_default_half_budget_free": peak <= board.HEAP_BUDGET_BYTES // 2,
                 })
             rows.append(row)

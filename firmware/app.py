@@ -27,7 +27,7 @@
 # at KEY_PATH (no key: nothing can unlock it); the Unix port runs locked with --key-file and on
 # the open bench profile without one.
 #
-# What a board adds (issue 5):
+# What a board adds:
 # - watchdog: fed by bank.after_step, i.e. only after a control step that completed; nothing else
 #   feeds it (not the Modbus handler, not the idle wait), so a stalled loop resets the board.
 # - silent rig (lock-step on a board): once no step has run for silent_ms =

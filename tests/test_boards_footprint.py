@@ -9,7 +9,7 @@ from conftest import MICROPYTHON, ROOT
 def test_footprint_row_for_the_smallest_board():
     (row,) = bench_footprint.footprint(["pyboard_v11"], hil=False)  # HIL search: ~1 min
     assert row["bench"] == "footprint" and row["board"] == "pyboard_v11"
-    assert 10000 < row["mpy_bytes"] < 40 * 1024  # issue target: under 40 KB of .mpy
+    assert 10000 < row["mpy_bytes"] < 40 * 1024  # target: under 40 KB of .mpy
     assert row["build_bytes"] <= row["flash_budget_bytes"]
     # measured on the 64-bit Unix port: an upper bound for a 32-bit board; regression guard
     assert row["live_heap_after_start_bytes_full_set"] < row["peak_heap_bytes_full_set"]

@@ -1,4 +1,4 @@
-# The default HIL scenario runs on the Unix port inside the smallest board heap (issue 5, item 7).
+# The default HIL scenario runs on the Unix port inside the smallest board heap.
 #
 # The smallest board heap budget is 64 KiB (boards/pyboard_v11.py). `--target unix` runs the
 # unix board's mpy-cross build (hil/link.py), as a board runs it: no heap goes to compiling

@@ -1,4 +1,4 @@
-# Grid emulator physics checks against theory and an independent solver (issue 3).
+# Grid emulator physics checks against theory and an independent solver.
 import math
 
 import numpy as np

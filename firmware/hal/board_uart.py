@@ -1,6 +1,6 @@
 # Serial link on a board: machine.UART with an optional RS-485 driver-enable pin.
 #
-# Same duck type as unix_pty.PtyPort; hal/board_io.open_link (boards work, issue 5) builds the
+# Same duck type as unix_pty.PtyPort; hal/board_io.open_link builds the
 # UART and the DE pin from the board module and wraps them here. Kept apart from unix_pty so
 # the Unix port never touches machine.
 import time
