@@ -7,6 +7,7 @@ import pathlib
 from afrr import regmap
 from afrr.controller import F_SOC_LIMIT as _F_SOC_LIMIT
 from hil import socmetrics
+from hil.scenario import start_utc_s
 
 PLOTS = ("frequency.png", "frce.png", "setpoint.png", "soc.png", "link.png")
 LOG_TAIL_LINES = 60  # firmware log lines shown in report.html
@@ -57,13 +58,6 @@ def timeseries_row(s, fw_cols):
     out = s.get("fw")
     row += [""] * len(fw_cols) if out is None else [out.get(name, "") for _c, name in fw_cols]
     return row
-
-
-def start_utc_s(sc):
-    """UTC epoch second of the run's t = 0: the acceptance model's default date plus the
-    scenario's start time of day."""
-    from host.metrics.utc import DEFAULT_START_UTC_S
-    return DEFAULT_START_UTC_S - DEFAULT_START_UTC_S % 86400 + sc.grid["start_tod_s"]
 
 
 def _table_rows(summary):

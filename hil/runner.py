@@ -24,7 +24,7 @@ from hil.auth import METRICS as ATTACK_METRICS
 from hil.auth import Attacker, Signer, keygen, load_key
 from hil.client import ClientError, Unit, make_client
 from hil.link import Faults, Link, LinkError, UnixFirmware
-from hil.scenario import MODES, ScenarioError, unit_config
+from hil.scenario import MODES, ScenarioError, start_utc_s, unit_config
 
 DAY_MS = 86_400_000
 
@@ -611,12 +611,11 @@ def summarize(run):
     # is 2026-01-01 plus the scenario's start time of day. aFRR delivered = delivered minus the
     # baseline in force (a battery's declared schedule; 0 otherwise)
     from host.metrics import evaluate, prequalification_steps
-    from host.metrics.utc import DEFAULT_START_UTC_S
     acc = pq = None
     if len(samples) > 1:
         sp_1s = [s["sp_req_kw"] for s in samples]
         p_1s = [s["p_kw"] - s.get("base_kw", 0) for s in samples]
-        acc = evaluate(sp_1s, p_1s, DEFAULT_START_UTC_S - DEFAULT_START_UTC_S % 86400 + start)
+        acc = evaluate(sp_1s, p_1s, start_utc_s(sc))
         pq = prequalification_steps(sp_1s, p_1s, fat_s=cfg.get("fat_s", 300))
     summary = {
         "scenario": sc.scenario["name"] or sc.path.stem,

@@ -204,6 +204,13 @@ def from_data(path, data):
     return sc
 
 
+def start_utc_s(sc):
+    """UTC epoch second of the run's t = 0: the acceptance model's default date plus the
+    scenario's start time of day (the acceptance check and the report's time axes use it)."""
+    from host.metrics.utc import DEFAULT_START_UTC_S
+    return DEFAULT_START_UTC_S - DEFAULT_START_UTC_S % 86400 + sc.grid["start_tod_s"]
+
+
 def unit_config(sc, defaults):
     """Full firmware config: FIELDS defaults, then rig-derived defaults, then [unit]."""
     values = dict(defaults)
