@@ -80,7 +80,7 @@ def _null_responder(fd, stop):
         buf += data
         while len(buf) >= need:
             reply[t_rep:t_rep + 4] = buf[t_req:t_req + 4]
-            c = crc16(reply, n)
+            c = crc16(reply, n, 0)
             reply[n] = c & 0xFF
             reply[n + 1] = c >> 8
             buf = buf[need:]

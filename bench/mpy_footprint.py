@@ -97,7 +97,7 @@ for k in range(STEPS):
     put("age_ms", 100)
     put("tod_ms", (k * 4000) % 86400000)
     put("sim_time_ms", sim_ms)  # a new simulated time runs one control step
-    c = crc16(req, len(req) - 2)
+    c = crc16(req, len(req) - 2, 0)
     req[-2] = c & 0xFF
     req[-1] = c >> 8
     rtu.feed_bytes(req)

@@ -157,9 +157,7 @@ def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, ste
             if due < timeout:
                 timeout = due if due > 0 else 0
         if port.wait(timeout):
-            n = port.readinto(rtu.chunk)
-            if n:
-                rtu.feed(n)
+            if rtu.receive(port):
                 last_rx = ticks_ms()
                 r = 0 if strict else rtu.complete()
                 while not strict:

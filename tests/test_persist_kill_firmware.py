@@ -42,7 +42,7 @@ class Firmware:
                     except OSError:
                         return None
             if len(got) >= n_reply:
-                assert crc16(got, n_reply - 2) == got[n_reply - 2] | (got[n_reply - 1] << 8)
+                assert crc16(got, n_reply - 2, 0) == got[n_reply - 2] | (got[n_reply - 1] << 8)
                 return got
             if self.p.poll() is not None:
                 return None

@@ -23,7 +23,7 @@ def read_status(master, proc, deadline_s=60.0):
         while len(got) < 7 and time.monotonic() < t_try:
             if select.select([master], [], [], 0.05)[0]:
                 got += os.read(master, 256)
-        if len(got) >= 7 and crc16(got, 5) == got[5] | (got[6] << 8):
+        if len(got) >= 7 and crc16(got, 5, 0) == got[5] | (got[6] << 8):
             return (got[3] << 8) | got[4]
     return None
 

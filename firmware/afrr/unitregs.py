@@ -18,19 +18,35 @@ _AUTH_BASE = const(0x0200)  # afrr.auth.AUTH_BASE, AUTH_COUNT
 _AUTH_COUNT = const(14)
 _ST_KEYED = const(0x0010)  # status bit (regmap.py)
 _T_AUTH = const(99)  # _guard(): the authenticated command block
+# regmap's kinds, write targets and input sources, as constants here: the per-transaction loops
+# then look up no module attribute (tests/firmware/test_regmap.py keeps them equal)
+_S32 = const(1)
+_T_MEAS = const(0)
+_T_TIE = const(1)
+_T_MODE = const(2)
+_T_SP = const(3)
+_T_TIME = const(4)
+_T_UNIT = const(5)
+_S_OUT = const(0)
+_S_ENERGY = const(1)
+_S_LINK = const(2)
+_HOLD_COUNT = const(0x1F)
+_INPUT_COUNT = const(0x35)
+_HOLDING = regmap.HOLDING
+_INPUT = regmap.INPUT
 
 
 def _index(rows, count):
-    """(field index, word in field) per register address 0..count-1 of a regmap table."""
-    fmap = bytearray(count)
-    word = bytearray(count)
+    """Per register address a of a regmap table: [a] its field's index (_NONE if unmapped) and
+    [count + a] its word in that field (0 high or only, 1 low); one bytearray."""
+    m = bytearray(2 * count)
     for a in range(count):
-        fmap[a] = _NONE
+        m[a] = _NONE
     for i, row in enumerate(rows):
         for w in range(regmap.field_width(row[2])):
-            fmap[row[0] + w] = i
-            word[row[0] + w] = w
-    return fmap, word
+            m[row[0] + w] = i
+            m[count + row[0] + w] = w
+    return m
 
 
 def _s32_at(buf, p):
@@ -74,12 +90,12 @@ class UnitRegisters:
         self.since_write_ms = 0  # real time: ms since the last measurement write
         self.written_age_ms = 0  # the age_ms register as last written
         self.written_tod_ms = 0  # ms, the tod_ms register as last written
-        # register address -> field index (holding block 0 and input block), _NONE if unmapped,
-        # and -> word of that field (0 high/only, 1 low)
-        self._hmap, self._hword = _index(regmap.HOLDING, regmap.HOLD_COUNT)
-        self._imap, self._iword = _index(regmap.INPUT, regmap.INPUT_COUNT)
+        # register address -> field index and word (_index) of the holding block 0 and inputs
+        self._hmap = _index(regmap.HOLDING, regmap.HOLD_COUNT)
+        self._imap = _index(regmap.INPUT, regmap.INPUT_COUNT)
         self._hval = [0] * len(regmap.HOLDING)  # last written (valid) value per holding field
         self._stage = [0] * len(regmap.HOLDING)  # values of a write being checked
+        self._whole = -1  # (first << 8) | end of the last holding write range found whole
         self._cfg_old = [0] * len(FIELDS)
         m = ctl.meas
         for i, row in enumerate(regmap.HOLDING):
@@ -100,20 +116,6 @@ class UnitRegisters:
         self.written_age_ms = m.age_ms
         self.written_tod_ms = m.tod_ms
 
-    # -- values -------------------------------------------------------------------------------
-    def _input_value(self, i):
-        row = regmap.INPUT[i]
-        src = row[4]
-        if src == regmap.S_OUT:
-            v = getattr(self.ctl.out, row[1])
-        elif src == regmap.S_ENERGY:
-            v = getattr(self.ctl.energy, row[1])
-        elif src == regmap.S_LINK:
-            v = getattr(self.rtu, row[1]) if self.rtu is not None else 0
-        else:
-            v = getattr(self, row[1])
-        return v
-
     def _put(self, tx, pos, v, kind, word):
         if kind == regmap.S32:
             v = (v >> 16) if word == 0 else v
@@ -132,7 +134,7 @@ class UnitRegisters:
                 return 0
             for a in range(addr, end):
                 i = self._hmap[a]
-                self._put(tx, pos, self._hval[i], regmap.HOLDING[i][2], self._hword[a])
+                self._put(tx, pos, self._hval[i], _HOLDING[i][2], self._hmap[_HOLD_COUNT + a])
                 pos += 2
             return 0
         mb = regmap.MIRROR_BASE
@@ -150,18 +152,45 @@ class UnitRegisters:
         return _EX_ADDRESS
 
     def _read_input(self, addr, count, tx, pos):
+        """Input registers addr..addr+count-1 into tx[pos:], a field's value read once (the
+        lock-step reply: every output, once per transaction)."""
         if tx is None:
             return 0
-        for a in range(addr, addr + count):
-            i = self._imap[a]
+        imap = self._imap
+        out = self.ctl.out
+        en = self.ctl.energy
+        rtu = self.rtu
+        a = addr
+        end = addr + count
+        while a < end:
+            i = imap[a]
             if i == _NONE:
-                v = 0
-                kind = regmap.U16
+                tx[pos] = 0
+                tx[pos + 1] = 0
+                pos += 2
+                a += 1
+                continue
+            row = _INPUT[i]
+            src = row[4]
+            if src == _S_OUT:
+                v = getattr(out, row[1])
+            elif src == _S_ENERGY:
+                v = getattr(en, row[1])
+            elif src == _S_LINK:
+                v = getattr(rtu, row[1]) if rtu is not None else 0
             else:
-                v = self._input_value(i)
-                kind = regmap.INPUT[i][2]
-            self._put(tx, pos, v, kind, self._iword[a])
+                v = getattr(self, row[1])
+            if row[2] == _S32 and not imap[_INPUT_COUNT + a]:  # the high word, then the low one
+                tx[pos] = (v >> 24) & 0xFF
+                tx[pos + 1] = (v >> 16) & 0xFF
+                pos += 2
+                a += 1
+                if a == end:
+                    break
+            tx[pos] = (v >> 8) & 0xFF
+            tx[pos + 1] = v & 0xFF
             pos += 2
+            a += 1
         return 0
 
     def write(self, addr, count, buf, pos):
@@ -198,23 +227,26 @@ class UnitRegisters:
 
     def _write_hold(self, addr, end, buf, pos):
         hmap = self._hmap
-        # pass 1: whole fields only
-        a = addr
-        while a < end:
-            i = hmap[a]
-            if i == _NONE or self._hword[a] != 0:
-                return _EX_ADDRESS
-            w = 2 if regmap.HOLDING[i][2] == regmap.S32 else 1
-            if a + w > end:
-                return _EX_ADDRESS
-            a += w
+        # pass 1: whole fields only (a property of the range alone: the rig writes the same
+        # block every step, so the last range that passed is not checked again)
+        if (addr << 8) | end != self._whole:
+            a = addr
+            while a < end:
+                i = hmap[a]
+                if i == _NONE or hmap[_HOLD_COUNT + a]:
+                    return _EX_ADDRESS
+                a += 2 if _HOLDING[i][2] == _S32 else 1
+                if a > end:
+                    return _EX_ADDRESS
+            self._whole = (addr << 8) | end
         # pass 2: decode and range-check into the stage
+        stage = self._stage
         a = addr
         p = pos
         while a < end:
             i = hmap[a]
-            row = regmap.HOLDING[i]
-            if row[2] == regmap.S32:
+            row = _HOLDING[i]
+            if row[2] == _S32:
                 v = _s32_at(buf, p)
                 if v is None:
                     return _EX_VALUE
@@ -227,43 +259,44 @@ class UnitRegisters:
             if v < row[4] or v > row[5]:
                 return _EX_VALUE
             t = row[6]
-            if regmap.T_MODE <= t <= regmap.T_UNIT and self._guard(t, v):
+            if _T_MODE <= t <= _T_UNIT and self._guard(t, v):
                 return _EX_REFUSED
-            self._stage[i] = v
+            stage[i] = v
         # pass 3: apply; the simulated time (the step trigger) last
         m = self.ctl.meas
+        hval = self._hval
         step_dt = 0
         step = False
         a = addr
         while a < end:
             i = hmap[a]
-            row = regmap.HOLDING[i]
-            v = self._stage[i]
+            row = _HOLDING[i]
+            v = stage[i]
             t = row[6]
-            self._hval[i] = v
-            if t == regmap.T_MEAS:
+            hval[i] = v
+            if t == _T_MEAS:
                 setattr(m, row[1], v)
                 if i == _AGE_FIELD:
                     self.written_age_ms = v
                 elif i == _TOD_FIELD:
                     self.written_tod_ms = v
                 self.since_write_ms = 0
-            elif t == regmap.T_TIE:
+            elif t == _T_TIE:
                 m.ties_kw[row[7]] = v
-            elif t == regmap.T_SP:
+            elif t == _T_SP:
                 m.remote_sp_kw = v
                 m.remote_seq += 1
                 self.remote_seq += 1
-            elif t == regmap.T_MODE:
+            elif t == _T_MODE:
                 self.ctl.set_mode(v)
-            elif t == regmap.T_UNIT:
+            elif t == _T_UNIT:
                 self.unit_id = v
-            elif t == regmap.T_TIME:
+            elif t == _T_TIME:
                 if self.lockstep and v != self.sim_time_ms:
                     step = True
                     step_dt = v - self.sim_time_ms
                     self.sim_time_ms = v
-            a += 2 if row[2] == regmap.S32 else 1
+            a += 2 if row[2] == _S32 else 1
         if step:
             self.status &= ~regmap.ST_STALE  # the rig is back (set by a silent-rig tick)
             self._step(step_dt)

@@ -256,7 +256,7 @@ def test_locked_unit_serves_lockstep_and_refusals_without_allocating():
     try:
         for k in range(20):
             step[t_lo + 1] = k + 1  # a new simulated time: one control step per frame
-            c = crc16(step, len(step) - 2)
+            c = crc16(step, len(step) - 2, 0)
             step[len(step) - 2] = c & 0xFF
             step[len(step) - 1] = c >> 8
             n = feed(step)

@@ -43,7 +43,7 @@ def _s32(words):
 
 def test_crc_known_vector():
     frame = bytes([0x01, 0x03, 0x00, 0x00, 0x00, 0x0A])
-    c = crc16(frame, 6)
+    c = crc16(frame, 6, 0)
     assert c & 0xFF == 0xC5 and c >> 8 == 0xCD
     assert build_request(1, 3, 0, 10) == frame + bytes([0xC5, 0xCD])
 
@@ -53,7 +53,7 @@ def test_read_holding_defaults_exact_bytes():
     reply = _xfer(rtu, build_request(1, 3, 0, 2))
     f = ctl.meas.f_mhz
     body = bytes([1, 3, 4, f >> 8, f & 0xFF, 0, 0])
-    c = crc16(body, len(body))
+    c = crc16(body, len(body), 0)
     assert reply == body + bytes([c & 0xFF, c >> 8])
     assert rtu.frames_ok == 1
 
@@ -96,7 +96,7 @@ def test_exception_01_unknown_function():
     rtu, bank, ctl, cfg = _server()
     reply = _xfer(rtu, build_request(1, 0x2B, 0, 0))
     body = bytes([1, 0xAB, 1])
-    c = crc16(body, 3)
+    c = crc16(body, 3, 0)
     assert reply == body + bytes([c & 0xFF, c >> 8])
     assert rtu.exceptions == 1
 
@@ -228,7 +228,7 @@ def test_frame_handling_allocates_nothing():
     try:
         for k in range(50):
             req[t_lo + 1] = k  # a new simulated time: one control step per frame
-            c = crc16(req, len(req) - 2)
+            c = crc16(req, len(req) - 2, 0)
             req[len(req) - 2] = c & 0xFF
             req[len(req) - 1] = c >> 8
             feed_req()
@@ -294,3 +294,92 @@ def test_incomplete_frame_is_not_resynchronised():
         assert rtu.complete() == 0 and not rtu.handled
     rtu.feed_bytes(req[-1:])
     assert rtu.complete() == 8 and rtu.crc_errors == 0 and bank.steps == 1
+
+
+def _crc_bitwise(data):
+    # the CRC as the Modbus spec defines it, bit by bit: no table, nothing shared with the firmware
+    crc = 0xFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+def test_crc_equals_the_bitwise_definition_at_any_offset():
+    # crc16 is compiled viper on MicroPython: the same integers as plain Python, every runtime
+    buf = bytearray(300)
+    x = 12345
+    for i in range(len(buf)):
+        x = (1103515245 * x + 12345) & 0x7FFFFFFF
+        buf[i] = (x >> 16) & 0xFF
+    for o, n in ((0, 0), (0, 1), (0, 300), (3, 67), (17, 109), (299, 1), (100, 200)):
+        assert crc16(buf, n, o) == _crc_bitwise(buf[o:o + n]), (o, n)
+        assert crc16(bytes(buf), n, o) == crc16(buf, n, o)
+    assert crc16(b"", 0, 0) == 0xFFFF
+
+
+class _Reads:
+    """A port whose readinto() hands over the given pieces one per call; records the buffers."""
+
+    def __init__(self, *pieces):
+        self.pieces = list(pieces)
+        self.into = []
+
+    def readinto(self, buf):
+        self.into.append(buf)
+        data = self.pieces.pop(0)
+        buf[0:len(data)] = data
+        return len(data)
+
+
+def test_a_request_read_at_once_lands_in_place():
+    rtu, bank, ctl, cfg = _server()
+    req = build_request(1, 3, 0, 2)
+    port = _Reads(req, req[:3], req[3:])
+    assert rtu.receive(port) == 8 and port.into[0] is rtu.rx  # read straight into rx
+    assert rtu.complete() == 9 and rtu.pending() == 0
+    # a request in two reads: the first lands in place, the rest is appended through the chunk
+    assert rtu.receive(port) == 3 and rtu.complete() == 0
+    assert rtu.receive(port) == 5 and port.into[2] is rtu.chunk
+    assert rtu.pending() == 8 and rtu.complete() == 9
+    assert bytes(rtu.tx[:9]) == _xfer(rtu, req) and rtu.frames_ok == 3
+
+
+def test_input_reads_of_any_range_match_the_values():
+    rtu, bank, ctl, cfg = _server()
+    vals = {"f_mhz": 49800, "mode": 1, "soc_x100": 5000, "tod_ms": 4000, "sim_time_ms": 4000,
+            "tie_kw_0": -12345}
+    for k in range(1, 4):  # negative ACE (S32 words of a negative value), a set-point
+        vals["sim_time_ms"] = vals["tod_ms"] = 4000 * k
+        _xfer(rtu, build_request(1, 23, regmap.MIRROR_BASE, 1, 0, regmap.LOCKSTEP_WRITE_COUNT,
+                                 data=regcodec.encode_holding(vals)))
+    words = _words(_xfer(rtu, build_request(1, 4, 0, regmap.INPUT_COUNT)))
+    out = regcodec.decode_input(words)
+    srcs = (ctl.out, ctl.energy, rtu, bank)  # regmap S_OUT, S_ENERGY, S_LINK, S_UNIT
+    for row in regmap.INPUT:
+        assert out[row[1]] == getattr(srcs[row[4]], row[1]), row
+    assert out["ace_kw"] < 0 and out["p_set_kw"] != 0 and out["steps"] == 3
+    # every start and length, inside a field or across fields: the same words
+    for a in range(regmap.INPUT_COUNT):
+        for c in (1, 2, 3, 5, regmap.INPUT_COUNT - a):
+            if a + c <= regmap.INPUT_COUNT:
+                got = _words(_xfer(rtu, build_request(1, 4, a, c)))
+                # (frames_ok and the other link counters move with every read)
+                assert all(got[j] == words[a + j] for j in range(c)
+                           if not 0x18 <= a + j < 0x24), (a, c)
+
+
+def test_a_write_range_is_checked_whatever_came_before():
+    rtu, bank, ctl, cfg = _server()
+    regs = regcodec.encode_holding({"f_mhz": 50000, "mode": 1, "soc_x100": 5000,
+                                    "tie_kw_0": 42, "sim_time_ms": 4000})
+    block = build_request(1, 16, 0, regmap.LOCKSTEP_WRITE_COUNT, data=regs)
+    assert _xfer(rtu, block)[1] == 16 and ctl.meas.ties_kw[0] == 42
+    for a, c in ((0, 3), (3, 2), (1, 2), (0, regmap.HOLD_COUNT + 1)):  # ends or starts in a field
+        reply = _xfer(rtu, build_request(1, 16, a, c, data=(regs + [0] * 40)[a:a + c]))
+        assert reply[1] == 0x90 and reply[2] == 2, (a, c, reply)
+    assert ctl.meas.ties_kw[0] == 42 and bank.steps == 1
+    regs[3] = 43  # tie_kw_0 low word
+    assert _xfer(rtu, build_request(1, 16, 0, regmap.LOCKSTEP_WRITE_COUNT, data=regs))[1] == 16
+    assert ctl.meas.ties_kw[0] == 43

@@ -47,3 +47,16 @@ def test_s32_words_roundtrip():
         hi, lo = regcodec.s32_words(v)
         assert regcodec.words_s32(hi, lo) == v
 
+
+
+def test_the_register_bank_constants_are_the_maps():
+    # afrr/unitregs.py keeps regmap's kinds, write targets and sources as const() (no module
+    # attribute look-ups per transaction); on MicroPython a private const leaves no attribute
+    import sys
+    if sys.implementation.name == "micropython":
+        return
+    from afrr import unitregs
+    for name in ("HOLD_COUNT", "INPUT_COUNT", "S32", "T_MEAS", "T_TIE", "T_MODE", "T_SP",
+                 "T_TIME", "T_UNIT", "S_OUT", "S_ENERGY", "S_LINK"):
+        assert getattr(unitregs, "_" + name) == getattr(regmap, name), name
+    assert unitregs._HOLDING is regmap.HOLDING and unitregs._INPUT is regmap.INPUT
