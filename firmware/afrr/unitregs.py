@@ -31,7 +31,6 @@ _S_OUT = const(0)
 _S_ENERGY = const(1)
 _S_LINK = const(2)
 _HOLD_COUNT = const(0x1F)
-_INPUT_COUNT = const(0x35)
 _HOLDING = regmap.HOLDING
 _INPUT = regmap.INPUT
 
@@ -90,12 +89,10 @@ class UnitRegisters:
         self.since_write_ms = 0  # real time: ms since the last measurement write
         self.written_age_ms = 0  # the age_ms register as last written
         self.written_tod_ms = 0  # ms, the tod_ms register as last written
-        # register address -> field index and word (_index) of the holding block 0 and inputs
+        # holding register address -> field index and word in it (_index)
         self._hmap = _index(regmap.HOLDING, regmap.HOLD_COUNT)
-        self._imap = _index(regmap.INPUT, regmap.INPUT_COUNT)
         self._hval = [0] * len(regmap.HOLDING)  # last written (valid) value per holding field
         self._stage = [0] * len(regmap.HOLDING)  # values of a write being checked
-        self._whole = -1  # (first << 8) | end of the last holding write range found whole
         self._cfg_old = [0] * len(FIELDS)
         m = ctl.meas
         for i, row in enumerate(regmap.HOLDING):
@@ -152,25 +149,23 @@ class UnitRegisters:
         return _EX_ADDRESS
 
     def _read_input(self, addr, count, tx, pos):
-        """Input registers addr..addr+count-1 into tx[pos:], a field's value read once (the
-        lock-step reply: every output, once per transaction)."""
+        """Input registers addr..addr+count-1 into tx[pos:], each field's value read once (the
+        lock-step reply carries every output, once per transaction). The fields cover the table
+        without a gap (regmap tests), so walking them walks the addresses."""
         if tx is None:
             return 0
-        imap = self._imap
         out = self.ctl.out
         en = self.ctl.energy
         rtu = self.rtu
-        a = addr
         end = addr + count
-        while a < end:
-            i = imap[a]
-            if i == _NONE:
-                tx[pos] = 0
-                tx[pos + 1] = 0
-                pos += 2
-                a += 1
+        p = pos - 2 * addr  # where register 0 would go in tx
+        for row in _INPUT:
+            a = row[0]
+            if a >= end:
+                break
+            s32 = row[2] == _S32
+            if (a + 1 if s32 else a) < addr:
                 continue
-            row = _INPUT[i]
             src = row[4]
             if src == _S_OUT:
                 v = getattr(out, row[1])
@@ -180,17 +175,16 @@ class UnitRegisters:
                 v = getattr(rtu, row[1]) if rtu is not None else 0
             else:
                 v = getattr(self, row[1])
-            if row[2] == _S32 and not imap[_INPUT_COUNT + a]:  # the high word, then the low one
-                tx[pos] = (v >> 24) & 0xFF
-                tx[pos + 1] = (v >> 16) & 0xFF
-                pos += 2
-                a += 1
-                if a == end:
+            q = p + 2 * a
+            if s32:  # the high word (unless the range starts at the low one), then the low one
+                if a >= addr:
+                    tx[q] = (v >> 24) & 0xFF
+                    tx[q + 1] = (v >> 16) & 0xFF
+                if a + 1 == end:
                     break
-            tx[pos] = (v >> 8) & 0xFF
-            tx[pos + 1] = v & 0xFF
-            pos += 2
-            a += 1
+                q += 2
+            tx[q] = (v >> 8) & 0xFF
+            tx[q + 1] = v & 0xFF
         return 0
 
     def write(self, addr, count, buf, pos):
@@ -227,24 +221,16 @@ class UnitRegisters:
 
     def _write_hold(self, addr, end, buf, pos):
         hmap = self._hmap
-        # pass 1: whole fields only (a property of the range alone: the rig writes the same
-        # block every step, so the last range that passed is not checked again)
-        if (addr << 8) | end != self._whole:
-            a = addr
-            while a < end:
-                i = hmap[a]
-                if i == _NONE or hmap[_HOLD_COUNT + a]:
-                    return _EX_ADDRESS
-                a += 2 if _HOLDING[i][2] == _S32 else 1
-                if a > end:
-                    return _EX_ADDRESS
-            self._whole = (addr << 8) | end
+        # whole fields only: the fields cover the block without a gap (regmap tests), so the
+        # range must start at a field's first word and end before one's (or at the block's end)
+        if hmap[_HOLD_COUNT + addr] or (end < _HOLD_COUNT and hmap[_HOLD_COUNT + end]):
+            return _EX_ADDRESS
         # pass 2: decode and range-check into the stage
         stage = self._stage
+        i0 = i = hmap[addr]
         a = addr
         p = pos
         while a < end:
-            i = hmap[a]
             row = _HOLDING[i]
             if row[2] == _S32:
                 v = _s32_at(buf, p)
@@ -262,14 +248,13 @@ class UnitRegisters:
             if _T_MODE <= t <= _T_UNIT and self._guard(t, v):
                 return _EX_REFUSED
             stage[i] = v
+            i += 1
         # pass 3: apply; the simulated time (the step trigger) last
         m = self.ctl.meas
         hval = self._hval
         step_dt = 0
         step = False
-        a = addr
-        while a < end:
-            i = hmap[a]
+        for i in range(i0, i):
             row = _HOLDING[i]
             v = stage[i]
             t = row[6]
@@ -296,7 +281,6 @@ class UnitRegisters:
                     step = True
                     step_dt = v - self.sim_time_ms
                     self.sim_time_ms = v
-            a += 2 if row[2] == _S32 else 1
         if step:
             self.status &= ~regmap.ST_STALE  # the rig is back (set by a silent-rig tick)
             self._step(step_dt)
