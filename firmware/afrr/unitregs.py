@@ -31,6 +31,10 @@ _S_OUT = const(0)
 _S_ENERGY = const(1)
 _S_LINK = const(2)
 _HOLD_COUNT = const(0x1F)
+_INPUT_COUNT = const(0x35)
+_AGE_FIELD = const(12)  # index of age_ms in regmap.HOLDING
+_TOD_FIELD = const(14)  # index of tod_ms
+_SCRATCH = const(128)  # _read_input(): where a partial read puts the whole input table in tx
 _HOLDING = regmap.HOLDING
 _INPUT = regmap.INPUT
 
@@ -149,23 +153,18 @@ class UnitRegisters:
         return _EX_ADDRESS
 
     def _read_input(self, addr, count, tx, pos):
-        """Input registers addr..addr+count-1 into tx[pos:], each field's value read once (the
-        lock-step reply carries every output, once per transaction). The fields cover the table
-        without a gap (regmap tests), so walking them walks the addresses."""
+        """Input registers addr..addr+count-1 into tx[pos:]. The lock-step reply reads them all:
+        one pass over the fields, each value read once (the fields cover the table without a
+        gap: regmap tests). Part of the table: all of it at tx[_SCRATCH:], then the part moved
+        to pos (tx has room: a reply of the whole table ends before _SCRATCH)."""
         if tx is None:
             return 0
+        part = addr or count != _INPUT_COUNT
+        q = _SCRATCH if part else pos
         out = self.ctl.out
         en = self.ctl.energy
         rtu = self.rtu
-        end = addr + count
-        p = pos - 2 * addr  # where register 0 would go in tx
         for row in _INPUT:
-            a = row[0]
-            if a >= end:
-                break
-            s32 = row[2] == _S32
-            if (a + 1 if s32 else a) < addr:
-                continue
             src = row[4]
             if src == _S_OUT:
                 v = getattr(out, row[1])
@@ -175,16 +174,17 @@ class UnitRegisters:
                 v = getattr(rtu, row[1]) if rtu is not None else 0
             else:
                 v = getattr(self, row[1])
-            q = p + 2 * a
-            if s32:  # the high word (unless the range starts at the low one), then the low one
-                if a >= addr:
-                    tx[q] = (v >> 24) & 0xFF
-                    tx[q + 1] = (v >> 16) & 0xFF
-                if a + 1 == end:
-                    break
+            if row[2] == _S32:  # the high word first
+                tx[q] = (v >> 24) & 0xFF
+                tx[q + 1] = (v >> 16) & 0xFF
                 q += 2
             tx[q] = (v >> 8) & 0xFF
             tx[q + 1] = v & 0xFF
+            q += 2
+        if part:
+            q = _SCRATCH + 2 * addr
+            for i in range(2 * count):
+                tx[pos + i] = tx[q + i]
         return 0
 
     def write(self, addr, count, buf, pos):
@@ -245,7 +245,7 @@ class UnitRegisters:
             if v < row[4] or v > row[5]:
                 return _EX_VALUE
             t = row[6]
-            if _T_MODE <= t <= _T_UNIT and self._guard(t, v):
+            if t >= _T_MODE and self._guard(t, v):  # (mode, set-point, time, unit id)
                 return _EX_REFUSED
             stage[i] = v
             i += 1
@@ -351,9 +351,3 @@ class UnitRegisters:
         self.steps += 1
         if self.after_step is not None:
             self.after_step()
-
-
-_NAMES = [r[1] for r in regmap.HOLDING]
-_AGE_FIELD = _NAMES.index("age_ms")
-_TOD_FIELD = _NAMES.index("tod_ms")
-del _NAMES

@@ -56,7 +56,16 @@ def test_the_register_bank_constants_are_the_maps():
     if sys.implementation.name == "micropython":
         return
     from afrr import unitregs
-    for name in ("HOLD_COUNT", "S32", "T_MEAS", "T_TIE", "T_MODE", "T_SP",
+    for name in ("HOLD_COUNT", "INPUT_COUNT", "S32", "T_MEAS", "T_TIE", "T_MODE", "T_SP",
                  "T_TIME", "T_UNIT", "S_OUT", "S_ENERGY", "S_LINK"):
         assert getattr(unitregs, "_" + name) == getattr(regmap, name), name
     assert unitregs._HOLDING is regmap.HOLDING and unitregs._INPUT is regmap.INPUT
+    names = [row[1] for row in regmap.HOLDING]
+    assert (unitregs._AGE_FIELD, unitregs._TOD_FIELD) == (names.index("age_ms"),
+                                                          names.index("tod_ms"))
+    # the write guard takes every holding target from T_MODE on (none is T_CFG)
+    assert max(row[6] for row in regmap.HOLDING) == regmap.T_UNIT < regmap.T_CFG
+    # a partial input read assembles the whole table at tx[_SCRATCH:], behind any reply's room
+    # (header and all input registers) and inside the 256-byte buffer
+    assert 3 + 2 * regmap.INPUT_COUNT + 2 <= unitregs._SCRATCH
+    assert unitregs._SCRATCH + 2 * regmap.INPUT_COUNT <= 256
