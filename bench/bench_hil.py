@@ -66,11 +66,8 @@ def _steps(unit, n, k0=1):
 
 
 def _null_responder(fd, stop):
-    """The CPython null responder: answers every FC23 request as bench/mpy_null.py does. (The
-    CRC is pymodbus's, a byte-wide table: on CPython the firmware's nibble-wide viper CRC runs
-    as plain Python at a third of that speed.)"""
-    from pymodbus.framer.rtu import FramerRTU
-
+    """The CPython null responder: answers every FC23 request as bench/mpy_null.py does."""
+    from afrr.modbus import crc16
     from bench.mpy_null import layout
 
     reply, n, need, t_req, t_rep = layout()
@@ -88,7 +85,9 @@ def _null_responder(fd, stop):
         buf += data
         while len(buf) >= need:
             reply[t_rep:t_rep + 4] = buf[t_req:t_req + 4]
-            reply[n:] = FramerRTU.compute_CRC(bytes(reply[:n])).to_bytes(2, "big")
+            c = crc16(reply, n, 0)
+            reply[n] = c & 0xFF
+            reply[n + 1] = c >> 8
             buf = buf[need:]
             os.write(fd, reply)
 
