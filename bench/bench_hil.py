@@ -4,8 +4,8 @@
 #
 # The null responder is of the firmware's own process kind: the MicroPython Unix port on the
 # firmware's pty link (bench/mpy_null.py), so the ratio prices the firmware's work and nothing
-# else. A CPython null responder (this module, --null-responder) is measured beside it: its own
-# interpreter costs about three times the CPU per step, which made the older ratio look better.
+# else. A CPython null responder (this module, --null-responder), the baseline until then, is
+# measured beside it: its interpreter costs it more CPU per step, so the ratio to it flatters.
 # Blocks of steps alternate between the three, so all see the same machine load; each figure is
 # the median block (a burst of load on the machine hits a block, not the median), and each
 # responder's CPU per step (/proc/PID/schedstat) says where the time went.
