@@ -32,6 +32,8 @@ _S_ENERGY = const(1)
 _S_LINK = const(2)
 _HOLD_COUNT = const(0x1F)
 _INPUT_COUNT = const(0x35)
+_MIRROR_BASE = const(0x80)
+_ST_STALE = const(0x0001)
 _AGE_FIELD = const(12)  # index of age_ms in regmap.HOLDING
 _TOD_FIELD = const(14)  # index of tod_ms
 _SCRATCH = const(128)  # _read_input(): where a partial read puts the whole input table in tx
@@ -127,10 +129,10 @@ class UnitRegisters:
     def read(self, table, addr, count, tx, pos):
         end = addr + count
         if table == _FC_READ_INPUT:
-            if end > regmap.INPUT_COUNT:
+            if end > _INPUT_COUNT:
                 return _EX_ADDRESS
             return self._read_input(addr, count, tx, pos)
-        if end <= regmap.HOLD_COUNT:
+        if end <= _HOLD_COUNT:
             if tx is None:
                 return 0
             for a in range(addr, end):
@@ -138,9 +140,8 @@ class UnitRegisters:
                 self._put(tx, pos, self._hval[i], _HOLDING[i][2], self._hmap[_HOLD_COUNT + a])
                 pos += 2
             return 0
-        mb = regmap.MIRROR_BASE
-        if addr >= mb and end <= mb + regmap.INPUT_COUNT:
-            return self._read_input(addr - mb, count, tx, pos)
+        if addr >= _MIRROR_BASE and end <= _MIRROR_BASE + _INPUT_COUNT:
+            return self._read_input(addr - _MIRROR_BASE, count, tx, pos)
         cb = regmap.CFG_BASE
         if addr >= cb and end <= cb + regmap.CFG_COUNT:
             if tx is None:
@@ -189,7 +190,7 @@ class UnitRegisters:
 
     def write(self, addr, count, buf, pos):
         end = addr + count
-        if end <= regmap.HOLD_COUNT:
+        if end <= _HOLD_COUNT:
             return self._write_hold(addr, end, buf, pos)
         cb = regmap.CFG_BASE
         if addr >= cb and end <= cb + regmap.CFG_COUNT:
@@ -282,7 +283,7 @@ class UnitRegisters:
                     step_dt = v - self.sim_time_ms
                     self.sim_time_ms = v
         if step:
-            self.status &= ~regmap.ST_STALE  # the rig is back (set by a silent-rig tick)
+            self.status &= ~_ST_STALE  # the rig is back (set by a silent-rig tick)
             self._step(step_dt)
         return 0
 

@@ -56,8 +56,8 @@ def test_the_register_bank_constants_are_the_maps():
     if sys.implementation.name == "micropython":
         return
     from afrr import unitregs
-    for name in ("HOLD_COUNT", "INPUT_COUNT", "S32", "T_MEAS", "T_TIE", "T_MODE", "T_SP",
-                 "T_TIME", "T_UNIT", "S_OUT", "S_ENERGY", "S_LINK"):
+    for name in ("HOLD_COUNT", "INPUT_COUNT", "MIRROR_BASE", "ST_STALE", "S32", "T_MEAS",
+                 "T_TIE", "T_MODE", "T_SP", "T_TIME", "T_UNIT", "S_OUT", "S_ENERGY", "S_LINK"):
         assert getattr(unitregs, "_" + name) == getattr(regmap, name), name
     assert unitregs._HOLDING is regmap.HOLDING and unitregs._INPUT is regmap.INPUT
     names = [row[1] for row in regmap.HOLDING]
