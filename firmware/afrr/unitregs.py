@@ -5,7 +5,12 @@
 # In lock-step, tick() is also the silent-rig step: when the rig has written no new time for a
 # while, app.serve() steps on its own clock and the lock-step inputs count as stale at once.
 from afrr import regmap
-from afrr.compat import const
+from afrr.compat import const, micropython
+
+try:
+    from afrr.compat import ptr8  # CPython: viper's cast as the identity
+except ImportError:  # MicroPython: the compiler makes it a cast
+    pass
 from afrr.config import FIELDS, ConfigError
 
 _FC_READ_INPUT = const(4)
@@ -52,6 +57,20 @@ def _index(rows, count):
             m[row[0] + w] = i
             m[count + row[0] + w] = w
     return m
+
+
+@micropython.viper
+def _put_be(tx, q: int, v: int, s32: bool) -> int:
+    """v big-endian at tx[q:]: 4 bytes (high word first) if s32, else its low 2; returns the
+    position after them. Viper: a third of the time of the byte stores in bytecode."""
+    b = ptr8(tx)
+    if s32:
+        b[q] = (v >> 24) & 0xFF
+        b[q + 1] = (v >> 16) & 0xFF
+        q += 2
+    b[q] = (v >> 8) & 0xFF
+    b[q + 1] = v & 0xFF
+    return q + 2
 
 
 def _s32_at(buf, p):
@@ -175,13 +194,7 @@ class UnitRegisters:
                 v = getattr(rtu, row[1]) if rtu is not None else 0
             else:
                 v = getattr(self, row[1])
-            if row[2] == _S32:  # the high word first
-                tx[q] = (v >> 24) & 0xFF
-                tx[q + 1] = (v >> 16) & 0xFF
-                q += 2
-            tx[q] = (v >> 8) & 0xFF
-            tx[q + 1] = v & 0xFF
-            q += 2
+            q = _put_be(tx, q, v, row[2] == _S32)
         if part:
             q = _SCRATCH + 2 * addr
             for i in range(2 * count):
