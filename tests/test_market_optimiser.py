@@ -303,12 +303,14 @@ def test_hand_case_congestion_splits_price():
     bids = [Bid("A", UP, 200, 90.0), Bid("B", UP, 200, 20.0)]
     r = clear({"A": 100.0, "B": 0.0}, bids, {("A", "B"): (0.0, 40.0)})
     np.testing.assert_allclose(r.activated_kw, [60.0, 40.0], atol=VTOL)
+    assert r.activation_cost_eur_h == pytest.approx((60 * 90.0 + 40 * 20.0) / 1000.0)  # 6.2
     assert r.cbmp_eur_mwh["A"] == pytest.approx(90.0, abs=0.01)
     assert r.cbmp_eur_mwh["B"] == pytest.approx(20.0, abs=0.01)
     assert len(r.regions) == 2
     # with room on the border, one price: the cheap bid alone serves A
     r = clear({"A": 100.0, "B": 0.0}, bids, {("A", "B"): (0.0, 400.0)})
     np.testing.assert_allclose(r.activated_kw, [0.0, 100.0], atol=VTOL)
+    assert r.activation_cost_eur_h == pytest.approx(100 * 20.0 / 1000.0)
     assert r.cbmp_eur_mwh["A"] == pytest.approx(20.0, abs=0.01) == r.cbmp_eur_mwh["B"]
 
 
@@ -318,6 +320,8 @@ def test_not_enough_bids_price_hits_the_cap():
     assert r.cbmp_eur_mwh["A"] == pytest.approx(15_000.0)
     r = clear({"A": -100.0}, [Bid("A", DOWN, 30, -50.0)], {})
     assert r.cbmp_eur_mwh["A"] == pytest.approx(-15_000.0)
+    # a downward bid at -50 EUR/MWh is paid by the TSO: 30 kW cost it 1.5 EUR/h
+    assert r.activation_cost_eur_h == pytest.approx(30 * 50.0 / 1000.0)
 
 
 @pytest.mark.parametrize("bad, msg", [
