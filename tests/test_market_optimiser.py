@@ -384,3 +384,84 @@ def test_constraint_matrix_is_the_triplet_matrix():
     assert (o.A != ref).nnz == 0
     assert o.A.indptr.tolist() == ref.indptr.tolist()
     assert o.A.indices.tolist() == ref.indices.tolist()      # same order: HiGHS sees one model
+
+
+# ---------------------------------------------------------------- highspy's working set of bids
+@given(tree_instances(), st.lists(st.integers(0, 3), min_size=20, max_size=20))
+def test_working_set_of_one_bid_reaches_the_whole_lps_optimum(inst, vol_pick):
+    # one bid per area and direction to start with: pricing the others must bring in every
+    # bid the optimum needs, over cycles whose demands and bid volumes change (warm start)
+    areas, tree, caps, demands, bids, p_up, p_down = inst
+    dp = {a: (p_up[a], p_down[a]) for a in areas}
+    opt = ActivationOptimiser(areas, tree, bids, demand_prices=dp, backend="highspy",
+                              working_set=1)
+    ref = ActivationOptimiser(areas, tree, bids, demand_prices=dp, backend="linprog")
+    full = np.array([b.volume_kw for b in bids])
+    # cycle 2 halves, zeroes or keeps each bid's volume (a zero-volume bid needs no pricing)
+    vols = [None, None, full * np.array([(1.0, 0.5, 0.0, 1.0)[k] for k in vol_pick[:len(bids)]])]
+    for dem, vol in zip(({a: -v for a, v in demands.items()}, demands, demands), vols):
+        r, want = opt.solve(dem, caps, vol), ref.solve(dem, caps, vol)
+        assert r.objective == pytest.approx(want.objective, rel=1e-7, abs=1e-3)
+        _check_feasible(areas, tree, caps, dem, bids if vol is None else
+                        [Bid(b.area, b.direction, v, b.price_eur_mwh) for b, v in zip(bids, vol)],
+                        r)
+    r = opt.solve(demands, caps)
+    assert r.objective == pytest.approx(
+        brute_force(areas, tree, caps, demands, bids, p_up, p_down), rel=1e-7, abs=1e-3)
+    _check_prices(areas, tree, caps, bids, r)
+
+
+def _many_bids(n_areas=12, per_side=150, seed=3):
+    """A meshed system with many bids per area and direction (prices all distinct)."""
+    rng = np.random.default_rng(seed)
+    areas = [f"A{i}" for i in range(n_areas)]
+    borders = [(areas[i], areas[(i + 1) % n_areas]) for i in range(n_areas)]
+    borders += [(areas[i], areas[i + n_areas // 2]) for i in range(0, n_areas // 2, 2)]
+    caps = {e: (float(rng.integers(0, 60_000)), float(rng.integers(0, 60_000))) for e in borders}
+    prices = rng.permutation(4 * n_areas * per_side)[:2 * n_areas * per_side] / 100.0
+    bids, k = [], 0
+    for a in areas:
+        for direction in (UP, DOWN):
+            for _ in range(per_side):
+                p = 80.0 + direction * (1.0 + prices[k])
+                bids.append(Bid(a, direction, float(rng.integers(1000, 8000)), p))
+                k += 1
+    demands = [{a: float(v) for a, v in zip(areas, rng.normal(0, 80_000, n_areas))}
+               for _ in range(6)]
+    return areas, borders, caps, bids, demands
+
+
+def test_working_set_clears_many_bids_like_the_whole_lp():
+    # 3 600 bids: the model holds a fraction of them, the answer is the whole LP's (unique
+    # optimum: distinct prices), cycle after cycle from the kept model and working set
+    areas, borders, caps, bids, demands = _many_bids()
+    opt = ActivationOptimiser(areas, borders, bids, backend="highspy")
+    ref = ActivationOptimiser(areas, borders, bids, backend="linprog")
+    for d in demands:
+        r, want = opt.solve(d, caps), ref.solve(d, caps)
+        assert r.objective == pytest.approx(want.objective, rel=1e-9)
+        np.testing.assert_allclose(r.activated_kw, want.activated_kw, atol=1e-6)
+        for a in areas:
+            assert r.cbmp_eur_mwh[a] == pytest.approx(want.cbmp_eur_mwh[a], abs=PTOL)
+            assert r.satisfied_kw[a] == pytest.approx(want.satisfied_kw[a], abs=1e-6)
+    assert 0 < len(opt._cols) < len(bids) // 3      # the solver saw a third of the bids
+
+
+def test_without_warm_start_the_answer_is_the_first_solves():
+    # warm_start=False forgets basis and working set: each cycle's answer is bit for bit
+    # what a new optimiser gives on that cycle alone
+    areas, borders, caps, bids, demands = _many_bids(n_areas=6, per_side=60, seed=5)
+    cold = ActivationOptimiser(areas, borders, bids, backend="highspy", warm_start=False,
+                               working_set=2)
+    for d in demands + demands[::-1]:
+        r = cold.solve(d, caps)
+        fresh = ActivationOptimiser(areas, borders, bids, backend="highspy", working_set=2)
+        f = fresh.solve(d, caps)
+        assert r.activated_kw.tolist() == f.activated_kw.tolist()
+        assert r.cbmp_eur_mwh == f.cbmp_eur_mwh and r.exchange_kw == f.exchange_kw
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "8"])
+def test_bad_working_set_is_a_clear_error(bad):
+    with pytest.raises(ValueError, match="working_set"):
+        ActivationOptimiser(["A"], [], [], backend="highspy", working_set=bad)

@@ -106,11 +106,26 @@ class ActivationOptimiser:
     """The LP for a fixed set of areas, borders and bids; solve() once per 4 s cycle.
 
     Structure (matrix) is built once; each solve changes only bounds (demands, free capacities,
-    bid volumes). backend "linprog" calls scipy.optimize.linprog(method="highs") afresh;
-    "highspy" keeps one HiGHS instance and warm-starts the dual simplex from the last basis.
-    warm_start=False (highspy only) keeps the model and still changes only the bounds that
-    moved, but solves each cycle from scratch (clearSolver): where the optimum is not unique the
-    answer is then a function of this cycle's inputs alone, never of the previous basis.
+    bid volumes). backend "linprog" calls scipy.optimize.linprog(method="highs") on the whole LP
+    afresh; "highspy" keeps one HiGHS instance and warm-starts from the last basis.
+
+    highspy solves the LP over a working set of bids (column generation, "sifting"): the model
+    starts with the `working_set` cheapest bids of each area and direction (all demand and
+    border columns always in); after each solve the area prices y price every bid left out,
+    reduced cost c_k - direction_k * y_area(k); a bid with room (volume > 0) and a reduced cost
+    below HiGHS's dual feasibility tolerance would improve the objective, so the cheapest such
+    bids of each area and direction join the model (at most doubling that group per round) and
+    it is solved again from its basis. When none is left, every left-out bid at 0 satisfies
+    the optimality conditions of the whole LP with the same tolerance HiGHS applies to its
+    own columns: the answer is an optimum of the whole LP, found by a solver that sees a few
+    hundred columns. Why: one cycle activates a few bids per area (netting comes first), but
+    HiGHS's dual ratio test (HEkkDualRow::chooseFinalWorkGroupQuad, quadratic in the
+    candidates of the pivot row, HiGHS 1.16) scans every bid of a price region once per bound
+    flip, so its time grew with bids x bids flipped: on 5 000 to 50 000 bids it was most of
+    the cycle. The working set persists across cycles (warm start).
+    warm_start=False (highspy only) starts every cycle from the first working set in a fresh
+    model: where the optimum is not unique the answer is then a function of this cycle's
+    inputs alone, never of the previous basis or working set.
     highs_options (highspy only): option name -> value, set once on the HiGHS instance, over
     the default {"presolve": "off"}: the model has one row per area and a bound per column, so
     presolve finds nothing to remove and only costs time, growing faster than the bid count
@@ -119,7 +134,7 @@ class ActivationOptimiser:
 
     def __init__(self, areas, borders, bids=(), *, price_cap=PRICE_CAP_EUR_MWH,
                  price_floor=PRICE_FLOOR_EUR_MWH, demand_prices=None, eps=EPS_EUR_MWH,
-                 backend="linprog", warm_start=True, highs_options=None):
+                 backend="linprog", warm_start=True, highs_options=None, working_set=8):
         if not price_floor < price_cap:
             raise ValueError(f"price_floor {price_floor} must be below price_cap {price_cap}")
         if backend not in ("linprog", "highspy"):
@@ -138,6 +153,9 @@ class ActivationOptimiser:
         self.price_floor = float(price_floor)
         self.backend = backend
         self.warm_start = bool(warm_start)
+        if isinstance(working_set, bool) or not isinstance(working_set, int) or working_set < 1:
+            raise ValueError(f"working_set must be an integer >= 1, got {working_set!r}")
+        self.working_set = working_set
         self.highs_options = {"presolve": "off", **(highs_options or {})}
         self.eps = float(eps)
         n, nb, ne = len(self.areas), len(self.bids), len(self.borders)
@@ -189,6 +207,7 @@ class ActivationOptimiser:
         vals = np.concatenate([b_dir, -np.ones(n), np.ones(n), pair_vals])
         self.A = sp.csc_matrix((vals, rows, starts), shape=(n, self.nv))
         self._highs = None
+        self._first = None    # highspy: the first working set (bid indices), built on first use
 
     def _check_bid(self, k, bid):
         if bid.area not in self.index:
@@ -275,38 +294,111 @@ class ActivationOptimiser:
         inf = highspy.kHighsInf
         lo = np.where(np.isinf(lo), -inf, lo)
         hi = np.where(np.isinf(hi), inf, hi)
+        nb = self.nb
         h = self._highs
         if h is None:
             h = _quiet_highs(highspy)
             for name, value in self.highs_options.items():
                 if h.setOptionValue(name, value) != highspy.HighsStatus.kOk:
                     raise ValueError(f"highs_options: bad option {name!r} = {value!r}")
-            lp = highspy.HighsLp()
-            lp.num_col_, lp.num_row_ = self.nv, self.n
-            lp.col_cost_ = self.c
-            lp.col_lower_, lp.col_upper_ = lo, hi
-            lp.row_lower_ = lp.row_upper_ = np.zeros(self.n)
-            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-            lp.a_matrix_.start_ = self.A.indptr.astype(np.int32)
-            lp.a_matrix_.index_ = self.A.indices.astype(np.int32)
-            lp.a_matrix_.value_ = self.A.data
-            h.passModel(lp)
+            self._dual_tol = float(h.getOptionValue("dual_feasibility_tolerance")[1])
             self._highs = h
+            self._pass_first_model(highspy, lo, hi)
+        elif not self.warm_start:
+            self._pass_first_model(highspy, lo, hi)    # no basis, no working set kept
         else:
-            # only the bounds that moved (demands, capacities): HiGHS keeps its basis
-            idx = np.nonzero((lo != self._lo) | (hi != self._hi))[0].astype(np.int32)
-            if len(idx):
-                h.changeColsBounds(len(idx), idx, lo[idx], hi[idx])
-            if not self.warm_start:
-                h.clearSolver()   # forget the basis: no dependence on earlier cycles
+            # only the bounds that moved (demands, capacities, volumes of bids in the model):
+            # HiGHS keeps its basis. Model columns: [ub | sb | flows | bids in the model].
+            idx = np.nonzero((lo != self._lo) | (hi != self._hi))[0]
+            bid = idx[idx < nb]
+            bid = bid[self._pos[bid] >= 0]
+            full = np.concatenate([idx[idx >= nb], bid])
+            if len(full):
+                cols = np.concatenate([idx[idx >= nb] - nb, self._pos[bid]]).astype(np.int32)
+                h.changeColsBounds(len(cols), cols, lo[full], hi[full])
         self._lo, self._hi = lo, hi
-        h.run()
-        status = h.getModelStatus()
-        if status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"activation LP failed: {h.modelStatusToString(status)}")
-        sol = h.getSolution()
-        return (np.asarray(sol.col_value), np.asarray(sol.row_dual),
-                h.getInfo().objective_function_value)
+        while True:
+            h.run()
+            status = h.getModelStatus()
+            if status != highspy.HighsModelStatus.kOptimal:
+                raise RuntimeError(f"activation LP failed: {h.modelStatusToString(status)}")
+            sol = h.getSolution()
+            y = np.asarray(sol.row_dual)
+            new = self._priced_in(y, hi)
+            if not len(new):
+                break
+            self._add_bids(h, new, lo, hi)
+        v = np.asarray(sol.col_value)
+        x = np.zeros(self.nv)
+        x[nb:] = v[:self.nv - nb]
+        x[self._cols] = v[self.nv - nb:]
+        return x, y, h.getInfo().objective_function_value
+
+    def _first_working_set(self):
+        """The working_set cheapest bids (least cost c) of each area and direction, and each
+        bid's group (2 * area + 1 if downward). Linear in the bids: one stable sort of small
+        integers, then a partial sort per group."""
+        nb, k = self.nb, self.working_set
+        group = self.bid_area * 2 + (self.bid_dir < 0)
+        order = np.argsort(group, kind="stable")
+        ends = np.searchsorted(group[order], np.arange(2 * self.n + 1))
+        cost = self.c[:nb]
+        pick = [np.zeros(0, np.int64)]
+        for s, e in zip(ends[:-1], ends[1:]):
+            members = order[s:e]
+            if len(members) > k:
+                members = members[np.argpartition(cost[members], k - 1)[:k]]
+            pick.append(members)
+        return np.sort(np.concatenate(pick)), group
+
+    def _pass_first_model(self, highspy, lo, hi):
+        """A model of the demand and border columns and the first working set of bids."""
+        nb, m = self.nb, self.nv - self.nb
+        if self._first is None:
+            self._first, self._group = self._first_working_set()
+        cols = self._first
+        fixed = self.A[:, nb:]
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = m + len(cols), self.n
+        lp.col_cost_ = np.concatenate([self.c[nb:], self.c[cols]])
+        lp.col_lower_ = np.concatenate([lo[nb:], lo[cols]])
+        lp.col_upper_ = np.concatenate([hi[nb:], hi[cols]])
+        lp.row_lower_ = lp.row_upper_ = np.zeros(self.n)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.concatenate(
+            [fixed.indptr, fixed.nnz + 1 + np.arange(len(cols))]).astype(np.int32)
+        lp.a_matrix_.index_ = np.concatenate([fixed.indices, self.bid_area[cols]]).astype(np.int32)
+        lp.a_matrix_.value_ = np.concatenate([fixed.data, self.bid_dir[cols]])
+        self._highs.passModel(lp)
+        self._cols = cols.copy()                      # model column m + j is bid _cols[j]
+        self._pos = np.full(nb, -1, np.int64)          # bid -> model column, -1 if left out
+        self._pos[cols] = m + np.arange(len(cols))
+        self._in_group = np.bincount(self._group[cols], minlength=2 * self.n)
+
+    def _priced_in(self, y, hi):
+        """Bids left out of the model whose reduced cost at the area prices y is below the
+        dual feasibility tolerance and that have room: per area and direction the cheapest
+        ones, at most as many as the group has in the model (at least working_set)."""
+        nb = self.nb
+        if len(self._cols) == nb:
+            return self._cols[:0]
+        rc = self.c[:nb] - self.bid_dir * y[self.bid_area]
+        new = np.nonzero((self._pos < 0) & (hi[:nb] > 0) & (rc < -self._dual_tol))[0]
+        if len(new) == 0:
+            return new
+        g = self._group[new]
+        o = np.lexsort((self.c[new], g))        # within a group rc is c shifted by one price
+        new, g = new[o], g[o]
+        rank = np.arange(len(new)) - np.searchsorted(g, g)
+        return new[rank < np.maximum(self._in_group[g], self.working_set)]
+
+    def _add_bids(self, h, new, lo, hi):
+        k, m = len(new), self.nv - self.nb + len(self._cols)
+        h.addCols(k, self.c[new], lo[new], hi[new], k, np.arange(k, dtype=np.int32),
+                  self.bid_area[new].astype(np.int32), self.bid_dir[new].astype(np.float64))
+        self._pos[new] = m + np.arange(k)
+        self._cols = np.concatenate([self._cols, new])
+        self._in_group += np.bincount(self._group[new], minlength=2 * self.n)
 
     # ---- result -------------------------------------------------------------------------
     def _result(self, d, x, y, obj):
