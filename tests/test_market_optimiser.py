@@ -363,6 +363,26 @@ def test_degenerate_optimum_prices_the_marginal_activated_bid(backend):
     assert r.cbmp_eur_mwh["A"] == pytest.approx(20.0 + EPS) == r.cbmp_eur_mwh["B"]
 
 
+@pytest.mark.parametrize("backend", ["linprog", "highspy"])
+def test_degenerate_region_importing_at_the_limit_is_priced_with_its_exporter(backend):
+    # B's 2 kW of downward demand go to A (limit 2), A passes them on to C (limit 2) where
+    # demand is worth more (5003 vs 5002), so A's own 1 kW stays unserved; C's one bid
+    # (124 kW at -1) is fully used. C's price is degenerate, but not -1 + eps: C imports at
+    # the limit from A, so C >= A, and A's unserved demand holds A >= 5002; C's fully
+    # served demand holds C <= 5003
+    bids = [Bid("C", UP, 124.0, -1.0)]
+    caps = {("A", "B"): (0.0, 2.0), ("A", "C"): (2.0, 0.0)}
+    dp = {"A": (5002.0, -4996.0), "B": (4998.0, -5004.0), "C": (5003.0, -4995.0)}
+    r = clear({"A": 1.0, "B": -2.0, "C": 126.0}, bids, caps, demand_prices=dp,
+              backend=backend)
+    np.testing.assert_allclose(r.activated_kw, [124.0], atol=VTOL)
+    assert r.exchange_kw == pytest.approx({("A", "B"): -2.0, ("A", "C"): 2.0}, abs=VTOL)
+    assert r.after_kw == pytest.approx({"A": 1.0, "B": 0.0, "C": 0.0}, abs=VTOL)
+    lam = r.cbmp_eur_mwh
+    assert 5002.0 - PTOL <= lam["A"] <= lam["C"] + PTOL <= 5003.0 + 2 * PTOL
+    _check_prices(["A", "B", "C"], list(caps), caps, bids, r)
+
+
 def test_constraint_matrix_is_the_triplet_matrix():
     # the column-wise matrix built by hand equals scipy's conversion of (row, col, value)
     # triplets: each bid in its area's row with its direction, ub -1 and sb +1 in their area's

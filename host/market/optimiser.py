@@ -191,6 +191,7 @@ class ActivationOptimiser:
             if not (self.price_floor <= pd < pu <= self.price_cap):
                 raise ValueError(f"demand_prices[{a!r}]: need floor <= down < up <= cap")
             p_up[self.index[a]], p_down[self.index[a]] = pu, pd
+        self.p_up, self.p_down = p_up, p_down
         # columns: [bids | ub | sb | flows]
         self.nv = nb + 2 * n + ne
         self.c = np.concatenate([b_dir * b_price + eps, -p_up, p_down, np.zeros(ne)])
@@ -263,7 +264,7 @@ class ActivationOptimiser:
         """The same solve, primal part only (no prices, regions or dicts), for the price-free
         netting every emulator cycle: arrays (demand, satisfied up, satisfied down) in area
         order and exchange in border order, kW; the values ClearingResult would hold."""
-        d, x, _, _ = self._solve(demands_kw, caps, volumes)
+        d, x, _, _, _, _ = self._solve(demands_kw, caps, volumes)
         n, nb = self.n, self.nb
         return d, x[nb:nb + n], x[nb + n:nb + 2 * n], x[nb + 2 * n:]
 
@@ -277,7 +278,7 @@ class ActivationOptimiser:
         else:
             x, y, obj = self._solve_highspy(lo, hi)
         x = np.clip(x, lo, hi)  # basic variables may sit 1e-9 outside: make bounds exact
-        return d, x, y, obj
+        return d, x, y, obj, lo, hi
 
     def _solve_linprog(self, lo, hi):
         from scipy.optimize import linprog  # here: its import costs every emulator process
@@ -403,31 +404,15 @@ class ActivationOptimiser:
         self._in_group += np.bincount(self._group[new], minlength=2 * self.n)
 
     # ---- result -------------------------------------------------------------------------
-    def _result(self, d, x, y, obj):
+    def _result(self, d, x, y, obj, lo, hi):
         n, nb = self.n, self.nb
         act = x[:nb]
         ub = x[nb:nb + n]
         sb = x[nb + n:nb + 2 * n]
         f = x[nb + 2 * n:]
-        prices = np.clip(y, self.price_floor, self.price_cap)
         areas = self.areas
-        # price regions: areas joined by borders across which the price does not change
-        parent = list(range(n))
-
-        def find(i):
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-        tol = 1e-5  # EUR/MWh; distinct regions differ by at least 2 * eps = 2e-3
-        for j in range(self.ne):
-            a, b = self.border_a[j], self.border_b[j]
-            if abs(prices[a] - prices[b]) <= tol:
-                parent[find(a)] = find(b)
-        groups = {}
-        for i in range(n):
-            groups.setdefault(find(i), set()).add(areas[i])
-        prices = self._degenerate_prices(prices, groups, act, ub, sb, d)
+        prices = np.clip(y, self.price_floor, self.price_cap)
+        prices = self._degenerate_prices(prices, self._regions(prices), x, lo, hi, d)
         sat = ub - sb
         return ClearingResult(
             areas=list(areas),
@@ -436,7 +421,7 @@ class ActivationOptimiser:
             after_kw={areas[i]: float(d[i] - sat[i]) for i in range(n)},
             exchange_kw={e: float(f[j]) for j, e in enumerate(self.borders)},
             cbmp_eur_mwh={areas[i]: float(prices[i]) for i in range(n)},
-            regions=[frozenset(g) for g in groups.values()],
+            regions=[frozenset(areas[i] for i in g) for g in self._regions(prices)],
             satisfied_up_kw={areas[i]: float(ub[i]) for i in range(n)},
             satisfied_down_kw={areas[i]: float(sb[i]) for i in range(n)},
             # an elementwise product and numpy's own sum, not np.dot: above 10 000 elements
@@ -447,24 +432,58 @@ class ActivationOptimiser:
             objective=float(obj),
         )
 
-    def _degenerate_prices(self, prices, groups, act, ub, sb, d, vtol=1e-6):
+    def _regions(self, prices, tol=1e-5):
+        """Price regions: lists of area indices joined by borders across which the price
+        does not change (tol EUR/MWh; distinct regions differ by at least 2 * eps = 2e-3)."""
+        parent = list(range(self.n))
+
+        def find(i):
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+        for a, b in zip(self.border_a, self.border_b):
+            if abs(prices[a] - prices[b]) <= tol:
+                parent[find(a)] = find(b)
+        groups = {}
+        for i in range(self.n):
+            groups.setdefault(find(i), []).append(i)
+        return list(groups.values())
+
+    def _degenerate_prices(self, prices, regions, x, lo, hi, d, vtol=1e-6):
         """CBMP where the optimum is degenerate: a price region in which no bid is partly
         activated and every satisfied demand sits at a bound (e.g. demand equal to a
-        cumulative bid volume) leaves its dual anywhere between the last activated and the
-        next bid's price, and a solver may return 0 or the price cap. There the CBMP is the
-        price of the marginal activated bid, as the dual of a partly activated one would be:
-        the dearest activated upward bid + eps, or the cheapest activated downward bid - eps.
-        A region that activated nothing, or both directions, keeps its dual."""
-        idx = {a: i for i, a in enumerate(self.areas)}
+        cumulative bid volume) leaves its dual anywhere in an interval, and a solver may
+        return 0 or the price cap. There the CBMP is the price of the marginal activated bid,
+        as the dual of a partly activated one would be: the dearest activated upward bid + eps,
+        or the cheapest activated downward bid - eps, moved into the interval of prices that
+        keeps the optimum optimal. A region that activated nothing, or both directions, keeps
+        its dual.
+
+        The interval: every column of the LP touching the region that sits at one of its
+        bounds bounds the price (reduced cost of the right sign): an activated upward bid,
+        or a downward bid left out, is at or below it; an upward bid left out, or an
+        activated downward one, at or above it; upward demand left unserved keeps the price
+        at or above that demand's price (P_up), fully served at or below it; downward demand
+        likewise with P_down; a border to another region at its limit keeps the importing
+        side at or above the exporting side's price. E.g. an upward bid at -1 activated for
+        the whole demand, and a downward bid at 2 that no upward volume is left to net: the
+        price is 2 - eps, not -1 + eps; an area that imports up to the limit from an area with
+        unserved demand is priced at least that area's price, not at its own cheap bid's."""
+        n, nb = self.n, self.nb
+        act, ub, sb, f = x[:nb], x[nb:nb + n], x[nb + n:nb + 2 * n], x[nb + 2 * n:]
+        vol = hi[:nb]                              # this cycle's bid volumes
+        f_lo, f_hi = lo[nb + 2 * n:], hi[nb + 2 * n:]
+        ea, eb = self.border_a, self.border_b
         out = prices.copy()
-        vol, pr, dr = self.bid_volume, self.bid_price, self.bid_dir
+        pr, dr = self.bid_price, self.bid_dir
         eps = self.eps
-        for members in groups.values():
-            ii = np.array(sorted(idx[a] for a in members))
-            up_room = np.maximum(d[ii], 0.0)
-            dn_room = np.maximum(-d[ii], 0.0)
-            inner = ((ub[ii] > vtol) & (ub[ii] < up_room - vtol)) | \
-                ((sb[ii] > vtol) & (sb[ii] < dn_room - vtol))
+        up_room = np.maximum(d, 0.0)
+        dn_room = np.maximum(-d, 0.0)
+        for members in regions:
+            ii = np.array(members)
+            inner = ((ub[ii] > vtol) & (ub[ii] < up_room[ii] - vtol)) | \
+                ((sb[ii] > vtol) & (sb[ii] < dn_room[ii] - vtol))
             mine = np.isin(self.bid_area, ii)
             on = mine & (act > vtol)
             if inner.any() or np.any(on & (act < vol - vtol)):
@@ -476,19 +495,29 @@ class ActivationOptimiser:
                 cand = pr[dn].min() - eps
             else:
                 continue
-            # the price must also leave every bid of the region on the right side of it: an
-            # activated upward bid (or a bid not activated downward) at or below it, a bid not
-            # activated upward (or an activated downward one) at or above it. With crossing
-            # bids the marginal activated bid's price may not; then the nearest price that
-            # does (e.g. an upward bid at -1 activated for the whole demand, and a downward bid
-            # at 2 that no upward volume is left to net: the price is 2 - eps, not -1 + eps)
             real = mine & (vol > vtol)
             off = real & (act <= vtol)
-            lo = np.concatenate([pr[real & up] + eps, pr[off & (dr < 0)] - eps])
-            hi = np.concatenate([pr[off & (dr > 0)] + eps, pr[real & dn] - eps])
-            lo = lo.max() if lo.size else -np.inf
-            hi = hi.min() if hi.size else np.inf
-            out[ii] = min(max(cand, lo), hi) if lo <= hi else cand
+            inside = np.zeros(n, bool)
+            inside[ii] = True
+            moves = f_hi - f_lo > vtol                      # a border that can carry a flow
+            at_ab = moves & (f >= f_hi - vtol)               # at its a -> b limit
+            at_ba = moves & (f <= f_lo + vtol)               # at its b -> a limit
+            a_in, b_in = inside[ea] & ~inside[eb], inside[eb] & ~inside[ea]
+            has_up, has_dn = up_room[ii] > vtol, dn_room[ii] > vtol
+            lo_p = np.concatenate([
+                pr[real & up] + eps, pr[off & (dr < 0)] - eps,
+                self.p_up[ii][has_up & (ub[ii] <= vtol)],
+                self.p_down[ii][has_dn & (sb[ii] >= dn_room[ii] - vtol)],
+                out[eb[a_in & at_ba]], out[ea[b_in & at_ab]]])      # importing at the limit
+            hi_p = np.concatenate([
+                pr[off & (dr > 0)] + eps, pr[real & dn] - eps,
+                self.p_up[ii][has_up & (ub[ii] >= up_room[ii] - vtol)],
+                self.p_down[ii][has_dn & (sb[ii] <= vtol)],
+                out[eb[a_in & at_ab]], out[ea[b_in & at_ba]]])      # exporting at the limit
+            lo_v = lo_p.max() if lo_p.size else -np.inf
+            hi_v = hi_p.min() if hi_p.size else np.inf
+            if lo_v <= hi_v:      # else (rounding) the solver's dual, which satisfies them all
+                out[ii] = min(max(cand, lo_v), hi_v)
         return np.clip(out, self.price_floor, self.price_cap)
 
 
