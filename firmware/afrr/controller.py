@@ -19,7 +19,7 @@
 #   time       tod_ms   time of day, UTC, ms (0..86 399 999); ISP = 15 min
 
 from afrr.compat import const, micropython
-from afrr.imath import clamp, mul_ppm, muldiv
+from afrr.imath import clamp, muldiv
 
 MODE_OFF = const(0)
 MODE_LOCAL = const(1)
@@ -388,7 +388,17 @@ class Controller:
         elif not ace_ok:
             self._lpf_ok = False
         # the unit's share of the area's FRCE, rounded toward 0 (no bias from the floor)
-        e = mul_ppm(frce, c.share_ppm) if frce >= 0 else -mul_ppm(-frce, c.share_ppm)
+        # (imath.mul_ppm on |frce|, inline: a = 1000 q + r, q = 1000 q2 + r2, every product
+        # < 2**30; tests/firmware check it equals mul_ppm)
+        s = c.share_ppm
+        a = frce if frce >= 0 else -frce
+        q = a // 1000
+        r = a - q * 1000
+        q2 = q // 1000
+        r2 = (q - q2 * 1000) * s
+        e = q2 * s + r2 // 1000 + ((r2 % 1000) * 1000 + r * s) // 1000000
+        if frce < 0:
+            e = -e
 
         # -- limits in force (on the aFRR part): band, rating, then SoC (battery, on baseline +
         #    aFRR) or baseline (flexible load)
@@ -401,8 +411,10 @@ class Controller:
                 if soc != self._soc_seen:  # SoC moves slowly: most steps reuse the guard
                     self._soc_limits(soc)
                     self._soc_seen = soc
-                if tp(m.tod_ms) is int_ and 0 <= m.tod_ms < DAY_MS:
-                    self._baseline(m.tod_ms, soc)
+                tod = m.tod_ms
+                # the baseline moves only at an ISP edge (the check inline: one call per ISP)
+                if tp(tod) is int_ and 0 <= tod < DAY_MS and tod // ISP_MS != self.energy.isp:
+                    self._baseline(tod, soc)
             else:
                 # SoC unknown: keep the guard of the last valid reading; the fault path holds,
                 # then ramps to 0.

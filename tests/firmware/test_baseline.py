@@ -28,6 +28,22 @@ def test_mul_ppm_is_exact_at_the_range_ends():
             assert mul_ppm(a, s) == (a * s) // 1000000
 
 
+def test_the_step_scales_the_frce_exactly_as_mul_ppm():
+    # the step computes share * FRCE inline (no call on the hot path): it must equal mul_ppm
+    # on |FRCE| with the sign put back, for either sign, at the range ends and in between.
+    # Observed through the P term of the first local step: p_pi = -mul_q15(e, kp).
+    from afrr.imath import mul_q15
+    for k in (1, 78, 1234, 50000):
+        for df in (-2500, -999, -1, 1, 7, 1000, 2500):
+            for s in (1, 999, 8333, 333333, 999999, 1000000):
+                ctl = _bat(k_mw_hz=k, share_ppm=s, kp_q15=32767)
+                o = _at(ctl, 4000, 5000, 50000 + df)
+                frce = k * df
+                e = mul_ppm(frce, s) if frce >= 0 else -mul_ppm(-frce, s)
+                assert o.frce_kw == frce
+                assert o.p_pi_kw == -mul_q15(e, 32767), (k, df, s)
+
+
 def test_participation_factor_scales_the_frce_before_the_pi():
     # LT: K = 78 MW/Hz, 1 MW of a 120 MW aFRR: share = 1/120 = 8333 ppm. At -100 mHz the
     # area ACE is 78 * -100 = -7800 kW; the unit's part: 7800 * 8333 / 10**6 = 64.997 -> 64
