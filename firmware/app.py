@@ -354,23 +354,12 @@ def main(argv):
     every = getattr(board, "SAVE_EVERY_STEPS", _HOST_SAVE_EVERY_STEPS if host else 0)
     auth = None
     key = opts.get("key_file")
-    if not host:
-        from hal.keystore import key_path
-
-        key = key_path(board)
-        if getattr(board, "OPEN_BENCH", False):  # an emulated rig board: locked only once a
-            import os  # key is deployed on it (the rig does that for runs with auth)
-
-            try:
-                os.stat(key)
-            except OSError:
-                key = None
-    # (the open bench profile, on the Unix port without a key or on an emulated rig board
-    # without one, spends no heap on it)
-    if key:
+    # (the open bench profile on the Unix port without a key spends no heap on it; an emulated
+    # rig board (OPEN_BENCH) gets None from load_auth until a key file is on it)
+    if not host or key:
         from hal.keystore import load_auth
 
-        auth = load_auth(key)
+        auth = load_auth(key or board)
     try:
         app = compose(board, opts["unit"], opts["realtime"], store, every, zc, fm, led, auth)
     except ConfigError as e:

@@ -63,6 +63,11 @@ def test_board_key_path_beside_the_state_file(tmp_path):
     assert load_auth(board).key_id == 5
     board.KEY_PATH = str(tmp_path / "other.key")
     assert load_auth(board).key is None
+    # an emulated rig board (OPEN_BENCH): open bench profile (no Auth) until a key is on it
+    board.OPEN_BENCH = True
+    assert load_auth(board) is None
+    board.KEY_PATH = str(tmp_path / "afrr.key")
+    assert load_auth(board).key_id == 5
 
 
 def test_floor_write_failure_refuses_the_command(tmp_path):

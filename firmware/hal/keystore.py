@@ -7,12 +7,10 @@
 # and the rename loses nothing. Neither file: floor 0 (a first deployment). A floor file that is
 # there but is no number in 0..2**32 - 1 (damaged flash, a cut write) is skipped when the other
 # one is valid; when none is valid the floor is unknown, and any floor the loader guessed could
-# reopen replays of commands already accepted: the unit then takes the top floor (TOP), so it
-# refuses every authenticated command and unlock until a deployment writes a floor
+# reopen replays of commands already accepted: the unit then takes the top floor 2**32 - 1, so
+# it refuses every authenticated command and unlock until a deployment writes a floor
 # (tools/deploy.py --floor), and prints one line. Kept small: it stays on a unit's heap.
 from afrr.auth import Auth, parse_key
-
-TOP = 0xFFFFFFFF  # the highest floor: no sequence number is above it
 
 
 def key_path(board):
@@ -35,18 +33,11 @@ def _read(opener, p):
         f.close()
 
 
-def _floor(data):
-    """The number in a floor file, or -1 when it is none (empty, not decimal, above TOP)."""
-    if not data or len(data) > 10 or not data.isdigit():
-        return -1
-    v = int(data)
-    return v if v <= TOP else -1
-
-
 def load_auth(where, fs=None, opener=open):
     """The Auth of the key file at `where` (a path, or a board data module: key_path) with its
     floor. No key or a bad key file: an Auth without a key (locked for good; a bad file is
-    reported in one line). Floor files present but none valid: floor TOP (see above).
+    reported in one line), except None on an OPEN_BENCH board without a key file (the open
+    bench profile). Floor files present but none valid: the top floor (see above).
     `fs`: remove()/rename() (os)."""
     if fs is None:
         import os as fs
@@ -55,6 +46,8 @@ def load_auth(where, fs=None, opener=open):
     kid = 0
     data = _read(opener, path)
     if data is None:
+        if getattr(where, "OPEN_BENCH", False):
+            return None
         print("error: no key file %s: locked" % path)
     else:
         try:
@@ -65,9 +58,9 @@ def load_auth(where, fs=None, opener=open):
     bad = None
     for p in (path + ".seq", path + ".seq.tmp"):
         data = _read(opener, p)
-        if data is not None:
-            v = _floor(data)
-            if v < 0:
+        if data is not None:  # a number in 0..2**32 - 1, decimal, nothing else
+            v = int(data) if 0 < len(data) <= 10 and data.isdigit() else -1
+            if v < 0 or v > 0xFFFFFFFF:
                 bad = p
             elif v > floor:
                 floor = v
@@ -76,7 +69,7 @@ def load_auth(where, fs=None, opener=open):
         if bad:
             print("error: %s: no valid sequence floor: commands refused until one is deployed"
                   % bad)
-            floor = TOP
+            floor = 0xFFFFFFFF
 
     def reserve(new):
         f = opener(path + ".seq.tmp", "wb")

@@ -3,7 +3,7 @@
 # and what the unit does then (every command refused, status bit ST_STATE_FAULT), on CPython and
 # the Unix port.
 from app import compose
-from hal.keystore import TOP, load_auth
+from hal.keystore import load_auth
 
 from afrr import regmap
 from afrr.auth import CMD_SETPOINT, CMD_UNLOCK, RESERVE
@@ -13,6 +13,7 @@ try:
 except ImportError:  # imported as tests.firmware.test_keystore
     from tests.firmware.test_auth import KEY, KID, frame, ok, refused, request, xfer
 
+TOP = 0xFFFFFFFF  # the top floor: no sequence number is above it
 PATH = "/flash/afrr.key"
 SEQ = PATH + ".seq"
 TMP = PATH + ".seq.tmp"
