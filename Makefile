@@ -60,12 +60,12 @@ bench: venv micropython-if-possible
 firmware: venv
 	$(PY) tools/build_firmware.py $(BOARD) --out build $(if $(RIG),--lockstep)
 
-## deploy: copy build/$(BOARD)/ (and the key file KEY=, if given) to the board on PORT, reset it
-##   (RIG=1: the lock-step rig build)
+## deploy: copy build/$(BOARD)/ (and the key file KEY=, its sequence floor FLOOR=, if given) to
+##   the board on PORT, reset it (RIG=1: the lock-step rig build)
 deploy: venv
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check $(if $(KEY),--key "$(KEY)")
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" --check $(if $(KEY),--key "$(KEY)") $(if $(FLOOR),--floor "$(FLOOR)")
 	$(PY) tools/build_firmware.py $(BOARD) --out build $(if $(RIG),--lockstep)
-	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" $(if $(KEY),--key "$(KEY)")
+	@$(PY) tools/deploy.py $(BOARD) "$(PORT)" $(if $(KEY),--key "$(KEY)") $(if $(FLOOR),--floor "$(FLOOR)")
 
 ## hil: the default HIL scenario against BOARD (unix: the Unix port; qemu_mps2: the emulated
 ## Cortex-M3 under QEMU, built first; else the board whose USB REPL is on PORT, through the

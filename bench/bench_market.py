@@ -1,13 +1,16 @@
 """market_cycle benchmark: the activation optimisation of 30 areas and 5000 bids, CPU time.
 
-cold_cpu_ms: the model built from the bids and solved once (a new ActivationOptimiser, highspy);
+cold_cpu_ms: the model built from the bids and solved once (a new ActivationOptimiser, highspy:
+every bid read and checked, the LP solved over its working set and every bid priced);
 warm_cpu_ms: a re-solve of the kept model for the next cycle, warm-started from the last basis
 (what host.market.run does every 4 s); both medians over the cycles, time.process_time.
 growth_exponent_bids: the slope of log(cold CPU time) over log(bids) from 1 000 to 50 000
-bids (least squares, five sizes). Beside them, on the same cycles: linprog (scipy, HiGHS with
-its presolve, cold) as the baseline, and the floor: a plain sorted merit order of the
-uncongested case. Consecutive cycles differ as they do in the emulator: demands follow a small
-random walk.
+bids (least squares, five sizes, each point the median of GROWTH_CYCLES cold cycles).
+Beside them, on the same cycles: linprog (scipy, HiGHS with its presolve, cold) as the
+baseline, and the floor: a plain sorted merit order of the uncongested case. Consecutive
+cycles differ as they do in the emulator: demands follow a small random walk.
+time.process_time counts every thread of the process: CPU that a library spends in helper
+threads (OpenBLAS spins its workers after a threaded call) is part of the cycle's cost.
 """
 import math
 import time
@@ -78,6 +81,7 @@ def merit_order_floor(arrays, demands):
 
 
 GROWTH_BIDS = (1000, 2500, 5000, 15000, 50000)
+GROWTH_CYCLES = 9     # cold cycles per size; the median damps another process's cache traffic
 
 
 def _time(fn, items):
@@ -96,7 +100,7 @@ def _cold(areas, bids, caps, demands):
                                                backend="highspy").solve(d, caps), demands)
 
 
-def growth_exponent(sizes=GROWTH_BIDS, cycles=5):
+def growth_exponent(sizes=GROWTH_BIDS, cycles=GROWTH_CYCLES):
     """Slope of log(cold CPU ms) against log(bids), and the (bids, ms) points."""
     pts = []
     for n in sizes:

@@ -29,8 +29,9 @@ ZC_PIN = None  # no zero-crossing input; frequency comes over Modbus
 
 WDT_TIMEOUT_MS = 10000  # soft watchdog only (the port has no machine.WDT); assumed as on unix
 LOCKSTEP = True  # a rig board: lock-step under the rig (a deployed board steps on its own clock)
-OPEN_BENCH = True  # emulated rig board: the open bench profile (no write lock, no key), as the
-# Unix port without --key-file; never set on a board that drives a unit
+OPEN_BENCH = True  # emulated rig board: the open bench profile (no write lock) while no key file
+# is on it, as the Unix port without --key-file; locked once the rig writes one (runs with auth);
+# never set on a board that drives a unit
 HW_WDT = False  # no hardware watchdog: pure lock-step, no own-clock steps when the rig is silent
 
 HEAP_BUDGET_BYTES = 65536  # the smallest board budget (pyboard_v11), so the run is as tight

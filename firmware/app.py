@@ -25,7 +25,9 @@
 # the last write and the stale status bit is set beyond cfg.max_age_ms (the fail-safe takes over).
 # Write protection (afrr/auth.py, regmap.py): a board always runs locked, with the key deployed
 # at KEY_PATH (no key: nothing can unlock it); the Unix port runs locked with --key-file and on
-# the open bench profile without one.
+# the open bench profile without one; an emulated rig board (OPEN_BENCH) likewise runs open until
+# a key file is on it. A sequence floor that cannot be trusted (hal/keystore.py) refuses every
+# command and sets ST_STATE_FAULT.
 #
 # What a board adds:
 # - watchdog: fed by bank.after_step, i.e. only after a control step that completed; nothing else
@@ -249,6 +251,8 @@ def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm
             st |= ST_REJECTED
         if st & (ST_FAULT | ST_REJECTED):
             bank.status |= regmap.ST_STATE_FAULT
+    if auth is not None and auth.floor == 0xFFFFFFFF:  # hal.keystore.TOP: a corrupt or used up
+        bank.status |= regmap.ST_STATE_FAULT  # sequence floor, no command can pass
     rtu = RTU(bank)
     bank.rtu = rtu
     saver = None
@@ -348,9 +352,9 @@ def main(argv):
     every = getattr(board, "SAVE_EVERY_STEPS", _HOST_SAVE_EVERY_STEPS if host else 0)
     auth = None
     key = opts.get("key_file")
-    # (the open bench profile, on the Unix port without a key or on an emulated rig board with
-    # OPEN_BENCH, spends no heap on it)
-    if (not host and not getattr(board, "OPEN_BENCH", False)) or key:
+    # (the open bench profile on the Unix port without a key spends no heap on it; an emulated
+    # rig board (OPEN_BENCH) gets None from load_auth until a key file is on it)
+    if not host or key:
         from hal.keystore import load_auth
 
         auth = load_auth(key or board)

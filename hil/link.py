@@ -125,6 +125,7 @@ class FaultProxy:
                           "bytes_dropped": 0, "bits_flipped": 0, "corrupted_bytes_out": 0}
                       for d in ("req", "resp")}
         self._swallow = None  # threading.Event of an injected frame whose reply is awaited
+        self._swallowed = bytearray()  # what came of that reply so far
         self.unrouted = 0
         self._queue = []  # (due monotonic s, direction, bytes) for delayed frames
         self._line_free = 0.0  # monotonic s when the emulated line is free again
@@ -178,17 +179,30 @@ class FaultProxy:
         """Put a raw frame on the unit's line as another bus master would (security scenario).
 
         Call between the rig's transactions. Its reply (none to a broadcast) is taken off the
-        line here, so the rig's client never sees it. Returns False if no reply came in time.
+        line here, whole by its length even when it comes in pieces (QEMU's UART hands bytes
+        over one by one: a stall of the emulator cuts a reply into several frames), so the
+        rig's client never sees any of it. Returns False if no whole reply came in time; what
+        comes after that reaches the client (as a late reply would).
         """
         ev = threading.Event() if reply else None
+        self._swallowed = bytearray()
         self._swallow = ev
         self._write(self._out["req"], data)
-        return ev.wait(timeout_s) if reply else True
+        if not reply:
+            return True
+        if ev.wait(timeout_s):
+            return True
+        self._swallow = None
+        return False
 
     def _mangle(self, d, data):
         if d == "resp" and self._swallow is not None:
-            ev, self._swallow = self._swallow, None
-            ev.set()
+            got = self._swallowed
+            got += data
+            n = reply_length(got)
+            if n < 0 or 0 < n <= len(got):
+                ev, self._swallow = self._swallow, None
+                ev.set()
             return b""
         st = self.stats[d]
         st["frames"] += 1

@@ -6,8 +6,12 @@
 # Start-up, every step waiting on an event with a generous overall timeout (never a fixed sleep):
 # QEMU prints the pty of UART0 ("char device redirected to /dev/pts/N"); Ctrl-C until the REPL
 # prompt; Ctrl-A for the raw REPL; a first exec mounts the RAM littlefs (hal/ramfs.py) and prints
-# what the store has; a second exec runs the frozen app (`app.main([])`): after its "OK" every
-# byte on the UART is Modbus RTU, and the fault proxy relays it like any serial link. stop() ends
+# what the store has; for a run with a key (`[link] auth = true`: the rig's own key, made per
+# run) an exec writes the key file where the board reads it (hal/keystore.py key_path; no floor
+# file: floor 0, a first deployment), so the firmware, an OPEN_BENCH board otherwise, starts
+# locked with that key as a deployed board does; a last exec runs the frozen app
+# (`app.main([])`): after its "OK" every byte on the UART is Modbus RTU, and the fault proxy
+# relays it like any serial link. stop() ends
 # QEMU (terminate, then kill); QEMU also gets SIGTERM if the rig process dies (PR_SET_PDEATHSIG).
 # The image comes from tools/build_micropython.py (build/micropython/firmware-qemu.elf).
 import ctypes
@@ -79,8 +83,9 @@ class QemuFirmware:
     """The firmware on the emulated board; start(), stop(), alive(); `master` is UART0's pty."""
 
     def __init__(self, image=None, timeout_s=START_TIMEOUT_S, extra_args=(), app=True,
-                 heap_bytes=None):
+                 heap_bytes=None, key_file=None):
         self.image = image
+        self.key_file = key_file  # the unit's key file on the host, provisioned before the app
         self.heap_bytes = heap_bytes  # None: all the port's heap; else leave only this free
         self.app = app  # False: stop at the raw REPL (exec() runs code there)
         self.timeout_s = timeout_s
@@ -203,6 +208,8 @@ class QemuFirmware:
         self.heap_free = int(out[-1]) if out[-1].isdigit() else None
         self._transcript.append("board %s; storage: %s; heap free before the app: %s bytes"
                                 % (self.board, self.storage, self.heap_free))
+        if self.key_file is not None:
+            self._provision(t_end)
         if self.heap_bytes is not None:
             left = self._exec((_BALLAST % self.heap_bytes).encode(), t_end, "heap ballast")
             self.heap_free = int(left.split()[-1])
@@ -210,6 +217,23 @@ class QemuFirmware:
         if self.app:
             os.write(self.master, _START_APP + b"\x04")
             self._expect(b"OK", t_end, "firmware start")  # from here on the UART is Modbus
+
+    def _provision(self, t_end):
+        """Write the key file onto the board's file system, where its firmware reads it."""
+        import importlib
+
+        from hal.keystore import key_path
+
+        if not self.storage.startswith("littlefs"):
+            raise LinkError("QEMU board: a key needs storage on the board (%s)" % self.storage)
+        try:
+            text = open(self.key_file).read()
+        except OSError as e:
+            raise LinkError("key file %s: %s" % (self.key_file, e.strerror))
+        path = key_path(importlib.import_module("boards." + self.board))
+        self._exec(("f = open(%r, 'w')\r\nf.write(%r)\r\nf.close()\r\ndel f\r\n"
+                    % (path, text)).encode(), t_end, "key provisioning")
+        self._transcript.append("key provisioned at %s (no floor file: floor 0)" % path)
 
     # -- life cycle ----------------------------------------------------------------------------
     def start(self):
@@ -300,10 +324,14 @@ def heap_bytes(text):
     return n
 
 
-def qemu_link(faults, link_cfg, warnings, image=None, extra_args=(), heapsize=None):
+def qemu_link(faults, link_cfg, warnings, image=None, extra_args=(), heapsize=None,
+              key_file=None):
     """The Link of `--target qemu`; warns about what the target cannot do. heapsize: the heap
-    left free to the firmware at its start (the rest goes to a ballast), e.g. "64k"."""
+    left free to the firmware at its start (the rest goes to a ballast), e.g. "64k". key_file:
+    the unit's key, provisioned on the board before the firmware starts (None: the board's
+    open bench profile)."""
     if link_cfg.get("restarts"):
         warnings.append("firmware restarts need --target unix: not injected on qemu")
-    fw = QemuFirmware(image=image, extra_args=extra_args, heap_bytes=heap_bytes(heapsize))
+    fw = QemuFirmware(image=image, extra_args=extra_args, heap_bytes=heap_bytes(heapsize),
+                      key_file=key_file)
     return QemuLink(fw, faults, link_cfg["seed"], warnings)

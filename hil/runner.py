@@ -189,7 +189,8 @@ class Run:
         elif self.target == "qemu":  # the firmware on an emulated board (hil/qemu.py)
             from hil.qemu import qemu_link
             try:
-                self.link = qemu_link(faults, lk, self.warnings, heapsize=self.heapsize)
+                self.link = qemu_link(faults, lk, self.warnings, heapsize=self.heapsize,
+                                      key_file=key_file)
             except LinkError as e:
                 raise RunError(str(e))
         else:
@@ -214,14 +215,17 @@ class Run:
         self._configure()
         if self.sc.attack["kinds"]:
             if signer is None or self._proxy() is None:
-                raise RunError("an [attack] needs --target unix and [link] auth = true")
+                raise RunError("an [attack] needs --target unix or qemu and "
+                               "[link] auth = true")
             self.attacker = Attacker(self.unit, self._proxy(), self.cfg)
 
     def _key(self):
-        """(Signer or None, key file for the Unix port): the rig's own key when [link] auth."""
+        """(Signer or None, the unit's key file): with [link] auth the rig's own key, made for
+        this run, on the targets it starts (the Unix port: --key-file; qemu: written onto the
+        emulated board); a unit on a serial port has its deployed key (--key FILE)."""
         path = self.key_file
         if path is None and self.sc.link["auth"]:
-            if self.target != "unix":
+            if self.target not in ("unix", "qemu"):
                 raise RunError("[link] auth = true: give the unit's key with --key FILE")
             self._key_dir = tempfile.TemporaryDirectory(prefix="afrr-key-")
             path = pathlib.Path(self._key_dir.name) / "unit.key"

@@ -38,11 +38,16 @@ def test_key_and_floor_load_and_the_floor_is_reserved_ahead(tmp_path):
     assert b.floor == 251 + RESERVE and not b.check(1, _frame(252), 0)
 
 
-def test_corrupt_floor_counts_as_none_and_bad_key_locks(tmp_path, capsys):
+def test_corrupt_floor_refuses_everything_in_one_line_and_bad_key_locks(tmp_path, capsys):
     k = tmp_path / "afrr.key"
     k.write_text(KEYTEXT)
     (tmp_path / "afrr.key.seq").write_bytes(b"\xff\x00garbage")
-    assert load_auth(str(k)).floor == 0
+    a = load_auth(str(k))
+    assert a.floor == 0xFFFFFFFF and not a.check(1, _frame(1), 0)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == ["error: %s.seq: no valid sequence floor: commands refused until one is "
+                   "deployed" % k]
+    (tmp_path / "afrr.key.seq").unlink()
     k.write_text("5 1234\n")  # a 2-byte key
     a = load_auth(str(k))
     assert a.key is None and not a.check(1, _frame(1), 0)
@@ -58,6 +63,11 @@ def test_board_key_path_beside_the_state_file(tmp_path):
     assert load_auth(board).key_id == 5
     board.KEY_PATH = str(tmp_path / "other.key")
     assert load_auth(board).key is None
+    # an emulated rig board (OPEN_BENCH): open bench profile (no Auth) until a key is on it
+    board.OPEN_BENCH = True
+    assert load_auth(board) is None
+    board.KEY_PATH = str(tmp_path / "afrr.key")
+    assert load_auth(board).key_id == 5
 
 
 def test_floor_write_failure_refuses_the_command(tmp_path):
@@ -120,6 +130,37 @@ def test_deploy_copies_the_key_beside_the_state_file(tmp_path):
                        cwd=ROOT, capture_output=True, text=True, timeout=60)
     lines = r.stderr.strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and lines[0].startswith("deploy: error: ")
+
+
+def test_deploy_floor_clears_a_corrupt_floor(tmp_path):
+    # the unit refuses everything on a corrupt floor; `make deploy ... FLOOR=N` writes N to both
+    # floor files through mpremote exec: the code it runs, run here on the Unix port, gives a
+    # unit that takes commands above N again and none up to it
+    sys.path.insert(0, str(ROOT / "tools"))
+    import deploy
+
+    k = tmp_path / "afrr.key"
+    k.write_text(KEYTEXT)
+    (tmp_path / "afrr.key.seq").write_bytes(b"")
+    (tmp_path / "afrr.key.seq.tmp").write_bytes(b"12x")
+    assert load_auth(str(k)).floor == 0xFFFFFFFF
+    build = tmp_path / "build"
+    build.mkdir()
+    cmd = deploy.mpremote_cmd("/dev/null", build, None, str(k), 9000)
+    code = cmd[cmd.index("exec") + 1]
+    assert cmd[-2:] == ["+", "reset"]
+    r = subprocess.run([str(ROOT / ".venv" / "bin" / "micropython"), "-c", code],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    a = load_auth(str(k))
+    assert a.floor == 9000 and not a.check(1, _frame(9000), 0) and a.check(1, _frame(9001), 0)
+    assert (tmp_path / "afrr.key.seq").read_text() == str(9001 + RESERVE)
+    for bad in ("-1", "4294967296", "1e3", "x"):
+        r = subprocess.run([sys.executable, str(ROOT / "tools" / "deploy.py"), "rp2_pico",
+                            "/dev/null", "--dry-run", "--floor", bad],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+        lines = r.stderr.strip().splitlines()
+        assert r.returncode == 2 and len(lines) == 1 and "--floor" in lines[0]
 
 
 def test_rig_build_flag_only_in_a_lockstep_build(tmp_path):

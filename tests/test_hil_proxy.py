@@ -180,3 +180,35 @@ def test_unit_side_swapped_while_traffic_flows():
             assert _read_n(cs, 7) == reply
     finally:
         _close(px, fds)
+
+
+def test_injected_frames_reply_is_swallowed_whole_when_it_comes_in_pieces():
+    # QEMU's UART hands a reply over byte by byte; a stalled emulator makes the proxy cut it
+    # into several frames (driven here frame by frame, no relay thread): every piece of the
+    # injected frame's reply stays off the client's line, the next reply reaches it whole
+    import threading
+
+    cm, cs, _ = open_pty()
+    um, us, _ = open_pty()
+    px = FaultProxy(cm, um)
+    forged = _req(9)
+    got = []
+    t = threading.Thread(target=lambda: got.append(px.inject(forged, timeout_s=WAIT_S)))
+    t.start()
+    assert _read_n(us, len(forged)) == forged  # on the unit's line
+    refusal = bytes([1, 0x90, 1]) + bytes(2)  # address, FC16 | 0x80, exception 01, CRC
+    for piece in (refusal[:1], refusal[1:2], refusal[2:4], refusal[4:]):
+        assert t.is_alive()  # still waiting for the rest of the reply
+        px._relay("resp", piece)
+    t.join(WAIT_S)
+    assert got == [True]
+    answer = bytes([1, 16, 2, 0, 0, 14, 0, 0])
+    px._relay("resp", answer)
+    assert _read_n(cs, len(answer)) == answer  # nothing of the refusal before it
+    # no reply in time: the proxy lets go, and what comes later reaches the client
+    assert px.inject(forged, timeout_s=0) is False
+    px._relay("resp", refusal)
+    assert _read_n(cs, len(refusal)) == refusal
+    assert px.stats["resp"]["frames"] == 2
+    for fd in (cm, cs, um, us):
+        os.close(fd)

@@ -303,12 +303,14 @@ def test_hand_case_congestion_splits_price():
     bids = [Bid("A", UP, 200, 90.0), Bid("B", UP, 200, 20.0)]
     r = clear({"A": 100.0, "B": 0.0}, bids, {("A", "B"): (0.0, 40.0)})
     np.testing.assert_allclose(r.activated_kw, [60.0, 40.0], atol=VTOL)
+    assert r.activation_cost_eur_h == pytest.approx((60 * 90.0 + 40 * 20.0) / 1000.0)  # 6.2
     assert r.cbmp_eur_mwh["A"] == pytest.approx(90.0, abs=0.01)
     assert r.cbmp_eur_mwh["B"] == pytest.approx(20.0, abs=0.01)
     assert len(r.regions) == 2
     # with room on the border, one price: the cheap bid alone serves A
     r = clear({"A": 100.0, "B": 0.0}, bids, {("A", "B"): (0.0, 400.0)})
     np.testing.assert_allclose(r.activated_kw, [0.0, 100.0], atol=VTOL)
+    assert r.activation_cost_eur_h == pytest.approx(100 * 20.0 / 1000.0)
     assert r.cbmp_eur_mwh["A"] == pytest.approx(20.0, abs=0.01) == r.cbmp_eur_mwh["B"]
 
 
@@ -318,6 +320,8 @@ def test_not_enough_bids_price_hits_the_cap():
     assert r.cbmp_eur_mwh["A"] == pytest.approx(15_000.0)
     r = clear({"A": -100.0}, [Bid("A", DOWN, 30, -50.0)], {})
     assert r.cbmp_eur_mwh["A"] == pytest.approx(-15_000.0)
+    # a downward bid at -50 EUR/MWh is paid by the TSO: 30 kW cost it 1.5 EUR/h
+    assert r.activation_cost_eur_h == pytest.approx(30 * 50.0 / 1000.0)
 
 
 @pytest.mark.parametrize("bad, msg", [
@@ -359,6 +363,26 @@ def test_degenerate_optimum_prices_the_marginal_activated_bid(backend):
     assert r.cbmp_eur_mwh["A"] == pytest.approx(20.0 + EPS) == r.cbmp_eur_mwh["B"]
 
 
+@pytest.mark.parametrize("backend", ["linprog", "highspy"])
+def test_degenerate_region_importing_at_the_limit_is_priced_with_its_exporter(backend):
+    # B's 2 kW of downward demand go to A (limit 2), A passes them on to C (limit 2) where
+    # demand is worth more (5003 vs 5002), so A's own 1 kW stays unserved; C's one bid
+    # (124 kW at -1) is fully used. C's price is degenerate, but not -1 + eps: C imports at
+    # the limit from A, so C >= A, and A's unserved demand holds A >= 5002; C's fully
+    # served demand holds C <= 5003
+    bids = [Bid("C", UP, 124.0, -1.0)]
+    caps = {("A", "B"): (0.0, 2.0), ("A", "C"): (2.0, 0.0)}
+    dp = {"A": (5002.0, -4996.0), "B": (4998.0, -5004.0), "C": (5003.0, -4995.0)}
+    r = clear({"A": 1.0, "B": -2.0, "C": 126.0}, bids, caps, demand_prices=dp,
+              backend=backend)
+    np.testing.assert_allclose(r.activated_kw, [124.0], atol=VTOL)
+    assert r.exchange_kw == pytest.approx({("A", "B"): -2.0, ("A", "C"): 2.0}, abs=VTOL)
+    assert r.after_kw == pytest.approx({"A": 1.0, "B": 0.0, "C": 0.0}, abs=VTOL)
+    lam = r.cbmp_eur_mwh
+    assert 5002.0 - PTOL <= lam["A"] <= lam["C"] + PTOL <= 5003.0 + 2 * PTOL
+    _check_prices(["A", "B", "C"], list(caps), caps, bids, r)
+
+
 def test_constraint_matrix_is_the_triplet_matrix():
     # the column-wise matrix built by hand equals scipy's conversion of (row, col, value)
     # triplets: each bid in its area's row with its direction, ub -1 and sb +1 in their area's
@@ -380,3 +404,84 @@ def test_constraint_matrix_is_the_triplet_matrix():
     assert (o.A != ref).nnz == 0
     assert o.A.indptr.tolist() == ref.indptr.tolist()
     assert o.A.indices.tolist() == ref.indices.tolist()      # same order: HiGHS sees one model
+
+
+# ---------------------------------------------------------------- highspy's working set of bids
+@given(tree_instances(), st.lists(st.integers(0, 3), min_size=20, max_size=20))
+def test_working_set_of_one_bid_reaches_the_whole_lps_optimum(inst, vol_pick):
+    # one bid per area and direction to start with: pricing the others must bring in every
+    # bid the optimum needs, over cycles whose demands and bid volumes change (warm start)
+    areas, tree, caps, demands, bids, p_up, p_down = inst
+    dp = {a: (p_up[a], p_down[a]) for a in areas}
+    opt = ActivationOptimiser(areas, tree, bids, demand_prices=dp, backend="highspy",
+                              working_set=1)
+    ref = ActivationOptimiser(areas, tree, bids, demand_prices=dp, backend="linprog")
+    full = np.array([b.volume_kw for b in bids])
+    # cycle 2 halves, zeroes or keeps each bid's volume (a zero-volume bid needs no pricing)
+    vols = [None, None, full * np.array([(1.0, 0.5, 0.0, 1.0)[k] for k in vol_pick[:len(bids)]])]
+    for dem, vol in zip(({a: -v for a, v in demands.items()}, demands, demands), vols):
+        r, want = opt.solve(dem, caps, vol), ref.solve(dem, caps, vol)
+        assert r.objective == pytest.approx(want.objective, rel=1e-7, abs=1e-3)
+        _check_feasible(areas, tree, caps, dem, bids if vol is None else
+                        [Bid(b.area, b.direction, v, b.price_eur_mwh) for b, v in zip(bids, vol)],
+                        r)
+    r = opt.solve(demands, caps)
+    assert r.objective == pytest.approx(
+        brute_force(areas, tree, caps, demands, bids, p_up, p_down), rel=1e-7, abs=1e-3)
+    _check_prices(areas, tree, caps, bids, r)
+
+
+def _many_bids(n_areas=12, per_side=150, seed=3):
+    """A meshed system with many bids per area and direction (prices all distinct)."""
+    rng = np.random.default_rng(seed)
+    areas = [f"A{i}" for i in range(n_areas)]
+    borders = [(areas[i], areas[(i + 1) % n_areas]) for i in range(n_areas)]
+    borders += [(areas[i], areas[i + n_areas // 2]) for i in range(0, n_areas // 2, 2)]
+    caps = {e: (float(rng.integers(0, 60_000)), float(rng.integers(0, 60_000))) for e in borders}
+    prices = rng.permutation(4 * n_areas * per_side)[:2 * n_areas * per_side] / 100.0
+    bids, k = [], 0
+    for a in areas:
+        for direction in (UP, DOWN):
+            for _ in range(per_side):
+                p = 80.0 + direction * (1.0 + prices[k])
+                bids.append(Bid(a, direction, float(rng.integers(1000, 8000)), p))
+                k += 1
+    demands = [{a: float(v) for a, v in zip(areas, rng.normal(0, 80_000, n_areas))}
+               for _ in range(6)]
+    return areas, borders, caps, bids, demands
+
+
+def test_working_set_clears_many_bids_like_the_whole_lp():
+    # 3 600 bids: the model holds a fraction of them, the answer is the whole LP's (unique
+    # optimum: distinct prices), cycle after cycle from the kept model and working set
+    areas, borders, caps, bids, demands = _many_bids()
+    opt = ActivationOptimiser(areas, borders, bids, backend="highspy")
+    ref = ActivationOptimiser(areas, borders, bids, backend="linprog")
+    for d in demands:
+        r, want = opt.solve(d, caps), ref.solve(d, caps)
+        assert r.objective == pytest.approx(want.objective, rel=1e-9)
+        np.testing.assert_allclose(r.activated_kw, want.activated_kw, atol=1e-6)
+        for a in areas:
+            assert r.cbmp_eur_mwh[a] == pytest.approx(want.cbmp_eur_mwh[a], abs=PTOL)
+            assert r.satisfied_kw[a] == pytest.approx(want.satisfied_kw[a], abs=1e-6)
+    assert 0 < len(opt._cols) < len(bids) // 3      # the solver saw a third of the bids
+
+
+def test_without_warm_start_the_answer_is_the_first_solves():
+    # warm_start=False forgets basis and working set: each cycle's answer is bit for bit
+    # what a new optimiser gives on that cycle alone
+    areas, borders, caps, bids, demands = _many_bids(n_areas=6, per_side=60, seed=5)
+    cold = ActivationOptimiser(areas, borders, bids, backend="highspy", warm_start=False,
+                               working_set=2)
+    for d in demands + demands[::-1]:
+        r = cold.solve(d, caps)
+        fresh = ActivationOptimiser(areas, borders, bids, backend="highspy", working_set=2)
+        f = fresh.solve(d, caps)
+        assert r.activated_kw.tolist() == f.activated_kw.tolist()
+        assert r.cbmp_eur_mwh == f.cbmp_eur_mwh and r.exchange_kw == f.exchange_kw
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "8"])
+def test_bad_working_set_is_a_clear_error(bad):
+    with pytest.raises(ValueError, match="working_set"):
+        ActivationOptimiser(["A"], [], [], backend="highspy", working_set=bad)

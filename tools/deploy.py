@@ -1,6 +1,6 @@
 # `make deploy BOARD=<name> PORT=<dev>`: copy build/<name>/ onto the board with mpremote, reset it.
 #
-#   python tools/deploy.py <board> <port> [--build DIR] [--dry-run]
+#   python tools/deploy.py <board> <port> [--build DIR] [--dry-run] [--key FILE] [--floor N]
 #   python tools/deploy.py <board> <port> --check [--rig-port DEV]
 #       (only check that a board is attached and, for `make hil`, that the rig's serial adapter
 #       on DEV, wired to the board's Modbus UART, is there and is not the board's REPL port)
@@ -63,9 +63,20 @@ def check_rig_port(board, port, rig_port):
 
 
 def key_dest(bd):
-    """Where the firmware reads its key on the board (firmware/app.py: KEY_PATH, else beside
-    the state file)."""
-    return getattr(bd, "KEY_PATH", bd.STATE_PATH.rsplit("/", 1)[0] + "/afrr.key")
+    """Where the firmware reads its key on the board (KEY_PATH, else beside the state file)."""
+    sys.path.insert(0, str(ROOT / "firmware"))
+    from hal.keystore import key_path
+
+    return key_path(bd)
+
+
+def check_floor(text):
+    """--floor: the sequence floor to write, 0..2**32 - 1; DeployError (exit 2) otherwise."""
+    if text is None:
+        return None
+    if not text.isdigit() or int(text) > 0xFFFFFFFF:
+        raise DeployError("--floor %r: a sequence number 0..4294967295" % text, 2)
+    return int(text)
 
 
 def check_key(path):
@@ -81,20 +92,26 @@ def check_key(path):
         raise DeployError("%s: %s" % (path, e), 2)
 
 
-def mpremote_cmd(port, build_dir, key=None, dest=None):
+def mpremote_cmd(port, build_dir, key=None, dest=None, floor=None):
     """The mpremote command line: copy every top-level entry of the build, the key file (if
-    given) to `dest`, then hard reset."""
+    given) to `dest`, write the sequence floor (if given) to both floor files beside it
+    (dest.seq and dest.seq.tmp: the firmware takes the higher, so exactly this floor), then
+    hard reset."""
     exe = pathlib.Path(sys.executable).parent / "mpremote"
     entries = sorted(p.name for p in pathlib.Path(build_dir).iterdir())
     extra = ["fs", "cp", str(pathlib.Path(key).resolve()), ":" + dest, "+"] if key else []
+    if floor is not None:
+        extra += ["exec", "; ".join("f = open(%r, 'w'); f.write('%d'); f.close()"
+                                    % (dest + s, floor) for s in (".seq", ".seq.tmp")), "+"]
     return [str(exe) if exe.exists() else "mpremote", "connect", port,
             "fs", "cp", "-r", *entries, ":", "+", *extra, "reset"]
 
 
-def deploy(board, port, build_root=None, dry_run=False, key=None):
+def deploy(board, port, build_root=None, dry_run=False, key=None, floor=None):
     bd = check_target(board, port)
     if key:
         check_key(key)
+    floor = check_floor(floor)
     build_dir = pathlib.Path(build_root or ROOT / "build") / board
     if not build_dir.is_dir():
         import build_firmware
@@ -103,7 +120,7 @@ def deploy(board, port, build_root=None, dry_run=False, key=None):
             build_firmware.build(board, build_dir.parent)
         except build_firmware.BuildError as e:
             raise DeployError(str(e), 1)
-    cmd = mpremote_cmd(port, build_dir, key, key_dest(bd) if key else None)
+    cmd = mpremote_cmd(port, build_dir, key, key_dest(bd), floor)
     if dry_run:
         print(" ".join(cmd))
         return 0
@@ -117,8 +134,9 @@ def deploy(board, port, build_root=None, dry_run=False, key=None):
         lines = (r.stderr or r.stdout).strip().splitlines()
         raise DeployError("mpremote failed on %s: %s" % (port, lines[-1] if lines else
                                                         "exit %d" % r.returncode), 1)
-    print("deployed build/%s%s to %s and reset it" % (
-        board, " and the key" if key else "", port))
+    print("deployed build/%s%s%s to %s and reset it" % (
+        board, " and the key" if key else "",
+        "" if floor is None else " and sequence floor %d" % floor, port))
     return 0
 
 
@@ -136,6 +154,11 @@ def main(argv=None):
                     help="the unit's key file ('<key id> <hex key>', e.g. from python -m hil "
                          "keygen), copied beside the state file; never kept in the repository. "
                          "Without it the key on the board stays (none: the unit runs locked)")
+    ap.add_argument("--floor", default=None, metavar="N",
+                    help="write the key's sequence floor N (0..4294967295; commands up to N "
+                         "count as used): 0 with a new key; with the old key above every "
+                         "number its sender used. Needed after a corrupt floor (the unit "
+                         "refuses every command until then). Without it the floor stays")
     args = ap.parse_args(argv)
     try:
         if args.check:
@@ -144,8 +167,9 @@ def main(argv=None):
                 check_rig_port(board, args.port, args.rig_port)
             if args.key:
                 check_key(args.key)
+            check_floor(args.floor)
             return 0
-        return deploy(args.board, args.port, args.build, args.dry_run, args.key)
+        return deploy(args.board, args.port, args.build, args.dry_run, args.key, args.floor)
     except DeployError as e:
         print("deploy: error: %s" % e, file=sys.stderr)
         return e.code

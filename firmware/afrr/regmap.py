@@ -94,7 +94,8 @@ S_UNIT = 3  # firmware state kept by the register bank (steps, sim time, status)
 ST_STALE = 0x0001  # status bit: real time, no measurement write within max_age_ms
 ST_REALTIME = 0x0002  # status bit: running on its own clock (not lock-step)
 ST_CFG_DIRTY = 0x0004  # status bit: configuration changed since start
-ST_STATE_FAULT = 0x0008  # status bit: persisted state corrupt, fell back, or refused at start
+ST_STATE_FAULT = 0x0008  # status bit: persisted state corrupt, fell back, or refused at start;
+# or no sequence number can pass (corrupt or used-up floor, hal/keystore.py)
 # status bit 0x0010: a key is provisioned (afrr/unitregs.py; set-points only as commands)
 
 # Input registers 0x0000-0x007F (FC04), also at holding 0x0080 + address (FC03/FC23), read-only:

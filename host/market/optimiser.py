@@ -106,11 +106,28 @@ class ActivationOptimiser:
     """The LP for a fixed set of areas, borders and bids; solve() once per 4 s cycle.
 
     Structure (matrix) is built once; each solve changes only bounds (demands, free capacities,
-    bid volumes). backend "linprog" calls scipy.optimize.linprog(method="highs") afresh;
-    "highspy" keeps one HiGHS instance and warm-starts the dual simplex from the last basis.
-    warm_start=False (highspy only) keeps the model and still changes only the bounds that
-    moved, but solves each cycle from scratch (clearSolver): where the optimum is not unique the
-    answer is then a function of this cycle's inputs alone, never of the previous basis.
+    bid volumes). backend "linprog" calls scipy.optimize.linprog(method="highs") on the whole LP
+    afresh; "highspy" keeps one HiGHS instance and warm-starts from the last basis.
+
+    highspy solves the LP over a working set of bids (column generation, "sifting"): the model
+    starts with the `working_set` cheapest bids of each area and direction (all demand and
+    border columns always in); after each solve the area prices y price every bid left out,
+    reduced cost c_k - direction_k * y_area(k); a bid with room (volume > 0) and a reduced cost
+    below HiGHS's dual feasibility tolerance would improve the objective, so the cheapest such
+    bids of each area and direction join the model (at most doubling that group per round) and
+    it is solved again from its basis. When none is left, every left-out bid at 0 satisfies
+    the optimality conditions of the whole LP with the same tolerance HiGHS applies to its
+    own columns: the answer is an optimum of the whole LP, found by a solver that sees a few
+    hundred columns. Why: one cycle activates a few bids per area (netting comes first), but
+    HiGHS's dual ratio test with bound flipping (HEkkDualRow::chooseFinalWorkGroupQuad; HiGHS
+    1.16 always takes this quadratic variant, its heap-sort one is switched off) rescans every
+    candidate bid of the pivot row once per group of breakpoints it passes, about one per bid
+    flipped to its bound: with all bids in the model that was 40-50 % of a cycle's CPU time at
+    15 000 to 50 000 bids (perf), growing with bids x bids flipped. The working set persists
+    across cycles (warm start).
+    warm_start=False (highspy only) starts every cycle from the first working set in a fresh
+    model: where the optimum is not unique the answer is then a function of this cycle's
+    inputs alone, never of the previous basis or working set.
     highs_options (highspy only): option name -> value, set once on the HiGHS instance, over
     the default {"presolve": "off"}: the model has one row per area and a bound per column, so
     presolve finds nothing to remove and only costs time, growing faster than the bid count
@@ -119,7 +136,7 @@ class ActivationOptimiser:
 
     def __init__(self, areas, borders, bids=(), *, price_cap=PRICE_CAP_EUR_MWH,
                  price_floor=PRICE_FLOOR_EUR_MWH, demand_prices=None, eps=EPS_EUR_MWH,
-                 backend="linprog", warm_start=True, highs_options=None):
+                 backend="linprog", warm_start=True, highs_options=None, working_set=8):
         if not price_floor < price_cap:
             raise ValueError(f"price_floor {price_floor} must be below price_cap {price_cap}")
         if backend not in ("linprog", "highspy"):
@@ -138,6 +155,9 @@ class ActivationOptimiser:
         self.price_floor = float(price_floor)
         self.backend = backend
         self.warm_start = bool(warm_start)
+        if isinstance(working_set, bool) or not isinstance(working_set, int) or working_set < 1:
+            raise ValueError(f"working_set must be an integer >= 1, got {working_set!r}")
+        self.working_set = working_set
         self.highs_options = {"presolve": "off", **(highs_options or {})}
         self.eps = float(eps)
         n, nb, ne = len(self.areas), len(self.bids), len(self.borders)
@@ -171,6 +191,7 @@ class ActivationOptimiser:
             if not (self.price_floor <= pd < pu <= self.price_cap):
                 raise ValueError(f"demand_prices[{a!r}]: need floor <= down < up <= cap")
             p_up[self.index[a]], p_down[self.index[a]] = pu, pd
+        self.p_up, self.p_down = p_up, p_down
         # columns: [bids | ub | sb | flows]
         self.nv = nb + 2 * n + ne
         self.c = np.concatenate([b_dir * b_price + eps, -p_up, p_down, np.zeros(ne)])
@@ -189,6 +210,7 @@ class ActivationOptimiser:
         vals = np.concatenate([b_dir, -np.ones(n), np.ones(n), pair_vals])
         self.A = sp.csc_matrix((vals, rows, starts), shape=(n, self.nv))
         self._highs = None
+        self._first = None    # highspy: the first working set (bid indices), built on first use
 
     def _check_bid(self, k, bid):
         if bid.area not in self.index:
@@ -242,7 +264,7 @@ class ActivationOptimiser:
         """The same solve, primal part only (no prices, regions or dicts), for the price-free
         netting every emulator cycle: arrays (demand, satisfied up, satisfied down) in area
         order and exchange in border order, kW; the values ClearingResult would hold."""
-        d, x, _, _ = self._solve(demands_kw, caps, volumes)
+        d, x, _, _, _, _ = self._solve(demands_kw, caps, volumes)
         n, nb = self.n, self.nb
         return d, x[nb:nb + n], x[nb + n:nb + 2 * n], x[nb + 2 * n:]
 
@@ -256,7 +278,7 @@ class ActivationOptimiser:
         else:
             x, y, obj = self._solve_highspy(lo, hi)
         x = np.clip(x, lo, hi)  # basic variables may sit 1e-9 outside: make bounds exact
-        return d, x, y, obj
+        return d, x, y, obj, lo, hi
 
     def _solve_linprog(self, lo, hi):
         from scipy.optimize import linprog  # here: its import costs every emulator process
@@ -275,65 +297,122 @@ class ActivationOptimiser:
         inf = highspy.kHighsInf
         lo = np.where(np.isinf(lo), -inf, lo)
         hi = np.where(np.isinf(hi), inf, hi)
+        nb = self.nb
         h = self._highs
         if h is None:
             h = _quiet_highs(highspy)
             for name, value in self.highs_options.items():
                 if h.setOptionValue(name, value) != highspy.HighsStatus.kOk:
                     raise ValueError(f"highs_options: bad option {name!r} = {value!r}")
-            lp = highspy.HighsLp()
-            lp.num_col_, lp.num_row_ = self.nv, self.n
-            lp.col_cost_ = self.c
-            lp.col_lower_, lp.col_upper_ = lo, hi
-            lp.row_lower_ = lp.row_upper_ = np.zeros(self.n)
-            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-            lp.a_matrix_.start_ = self.A.indptr.astype(np.int32)
-            lp.a_matrix_.index_ = self.A.indices.astype(np.int32)
-            lp.a_matrix_.value_ = self.A.data
-            h.passModel(lp)
+            self._dual_tol = float(h.getOptionValue("dual_feasibility_tolerance")[1])
             self._highs = h
+            self._pass_first_model(highspy, lo, hi)
+        elif not self.warm_start:
+            self._pass_first_model(highspy, lo, hi)    # no basis, no working set kept
         else:
-            # only the bounds that moved (demands, capacities): HiGHS keeps its basis
-            idx = np.nonzero((lo != self._lo) | (hi != self._hi))[0].astype(np.int32)
-            if len(idx):
-                h.changeColsBounds(len(idx), idx, lo[idx], hi[idx])
-            if not self.warm_start:
-                h.clearSolver()   # forget the basis: no dependence on earlier cycles
+            # only the bounds that moved (demands, capacities, volumes of bids in the model):
+            # HiGHS keeps its basis. Model columns: [ub | sb | flows | bids in the model].
+            idx = np.nonzero((lo != self._lo) | (hi != self._hi))[0]
+            bid = idx[idx < nb]
+            bid = bid[self._pos[bid] >= 0]
+            full = np.concatenate([idx[idx >= nb], bid])
+            if len(full):
+                cols = np.concatenate([idx[idx >= nb] - nb, self._pos[bid]]).astype(np.int32)
+                h.changeColsBounds(len(cols), cols, lo[full], hi[full])
         self._lo, self._hi = lo, hi
-        h.run()
-        status = h.getModelStatus()
-        if status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"activation LP failed: {h.modelStatusToString(status)}")
-        sol = h.getSolution()
-        return (np.asarray(sol.col_value), np.asarray(sol.row_dual),
-                h.getInfo().objective_function_value)
+        while True:
+            h.run()
+            status = h.getModelStatus()
+            if status != highspy.HighsModelStatus.kOptimal:
+                raise RuntimeError(f"activation LP failed: {h.modelStatusToString(status)}")
+            sol = h.getSolution()
+            y = np.asarray(sol.row_dual)
+            new = self._priced_in(y, hi)
+            if not len(new):
+                break
+            self._add_bids(h, new, lo, hi)
+        v = np.asarray(sol.col_value)
+        x = np.zeros(self.nv)
+        x[nb:] = v[:self.nv - nb]
+        x[self._cols] = v[self.nv - nb:]
+        return x, y, h.getInfo().objective_function_value
+
+    def _first_working_set(self):
+        """The working_set cheapest bids (least cost c) of each area and direction, and each
+        bid's group (2 * area + 1 if downward). Linear in the bids: one stable sort of small
+        integers, then a partial sort per group."""
+        nb, k = self.nb, self.working_set
+        group = self.bid_area * 2 + (self.bid_dir < 0)
+        order = np.argsort(group, kind="stable")
+        ends = np.searchsorted(group[order], np.arange(2 * self.n + 1))
+        cost = self.c[:nb]
+        pick = [np.zeros(0, np.int64)]
+        for s, e in zip(ends[:-1], ends[1:]):
+            members = order[s:e]
+            if len(members) > k:
+                members = members[np.argpartition(cost[members], k - 1)[:k]]
+            pick.append(members)
+        return np.sort(np.concatenate(pick)), group
+
+    def _pass_first_model(self, highspy, lo, hi):
+        """A model of the demand and border columns and the first working set of bids."""
+        nb, m = self.nb, self.nv - self.nb
+        if self._first is None:
+            self._first, self._group = self._first_working_set()
+        cols = self._first
+        fixed = self.A[:, nb:]
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = m + len(cols), self.n
+        lp.col_cost_ = np.concatenate([self.c[nb:], self.c[cols]])
+        lp.col_lower_ = np.concatenate([lo[nb:], lo[cols]])
+        lp.col_upper_ = np.concatenate([hi[nb:], hi[cols]])
+        lp.row_lower_ = lp.row_upper_ = np.zeros(self.n)
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = np.concatenate(
+            [fixed.indptr, fixed.nnz + 1 + np.arange(len(cols))]).astype(np.int32)
+        lp.a_matrix_.index_ = np.concatenate([fixed.indices, self.bid_area[cols]]).astype(np.int32)
+        lp.a_matrix_.value_ = np.concatenate([fixed.data, self.bid_dir[cols]])
+        self._highs.passModel(lp)
+        self._cols = cols.copy()                      # model column m + j is bid _cols[j]
+        self._pos = np.full(nb, -1, np.int64)          # bid -> model column, -1 if left out
+        self._pos[cols] = m + np.arange(len(cols))
+        self._in_group = np.bincount(self._group[cols], minlength=2 * self.n)
+
+    def _priced_in(self, y, hi):
+        """Bids left out of the model whose reduced cost at the area prices y is below the
+        dual feasibility tolerance and that have room: per area and direction the cheapest
+        ones, at most as many as the group has in the model (at least working_set)."""
+        nb = self.nb
+        if len(self._cols) == nb:
+            return self._cols[:0]
+        rc = self.c[:nb] - self.bid_dir * y[self.bid_area]
+        new = np.nonzero((self._pos < 0) & (hi[:nb] > 0) & (rc < -self._dual_tol))[0]
+        if len(new) == 0:
+            return new
+        g = self._group[new]
+        o = np.lexsort((self.c[new], g))        # within a group rc is c shifted by one price
+        new, g = new[o], g[o]
+        rank = np.arange(len(new)) - np.searchsorted(g, g)
+        return new[rank < np.maximum(self._in_group[g], self.working_set)]
+
+    def _add_bids(self, h, new, lo, hi):
+        k, m = len(new), self.nv - self.nb + len(self._cols)
+        h.addCols(k, self.c[new], lo[new], hi[new], k, np.arange(k, dtype=np.int32),
+                  self.bid_area[new].astype(np.int32), self.bid_dir[new].astype(np.float64))
+        self._pos[new] = m + np.arange(k)
+        self._cols = np.concatenate([self._cols, new])
+        self._in_group += np.bincount(self._group[new], minlength=2 * self.n)
 
     # ---- result -------------------------------------------------------------------------
-    def _result(self, d, x, y, obj):
+    def _result(self, d, x, y, obj, lo, hi):
         n, nb = self.n, self.nb
         act = x[:nb]
         ub = x[nb:nb + n]
         sb = x[nb + n:nb + 2 * n]
         f = x[nb + 2 * n:]
-        prices = np.clip(y, self.price_floor, self.price_cap)
         areas = self.areas
-        # price regions: areas joined by borders across which the price does not change
-        parent = list(range(n))
-
-        def find(i):
-            while parent[i] != i:
-                parent[i] = parent[parent[i]]
-                i = parent[i]
-            return i
-        tol = 1e-5  # EUR/MWh; distinct regions differ by at least 2 * eps = 2e-3
-        for j in range(self.ne):
-            a, b = self.border_a[j], self.border_b[j]
-            if abs(prices[a] - prices[b]) <= tol:
-                parent[find(a)] = find(b)
-        groups = {}
-        for i in range(n):
-            groups.setdefault(find(i), set()).add(areas[i])
-        prices = self._degenerate_prices(prices, groups, act, ub, sb, d)
+        prices = np.clip(y, self.price_floor, self.price_cap)
+        prices = self._degenerate_prices(prices, self._regions(prices), x, lo, hi, d)
         sat = ub - sb
         return ClearingResult(
             areas=list(areas),
@@ -342,31 +421,69 @@ class ActivationOptimiser:
             after_kw={areas[i]: float(d[i] - sat[i]) for i in range(n)},
             exchange_kw={e: float(f[j]) for j, e in enumerate(self.borders)},
             cbmp_eur_mwh={areas[i]: float(prices[i]) for i in range(n)},
-            regions=[frozenset(g) for g in groups.values()],
+            regions=[frozenset(areas[i] for i in g) for g in self._regions(prices)],
             satisfied_up_kw={areas[i]: float(ub[i]) for i in range(n)},
             satisfied_down_kw={areas[i]: float(sb[i]) for i in range(n)},
-            activation_cost_eur_h=float(np.dot(self.bid_dir * self.bid_price, act) / 1000.0),
+            # an elementwise product and numpy's own sum, not np.dot: above 10 000 elements
+            # OpenBLAS splits a dot product over threads whose workers then busy-wait for
+            # more work, doubling the CPU time of everything that follows in the process
+            activation_cost_eur_h=float(np.add.reduce(self.bid_dir * self.bid_price * act)
+                                        / 1000.0),
             objective=float(obj),
         )
 
-    def _degenerate_prices(self, prices, groups, act, ub, sb, d, vtol=1e-6):
+    def _regions(self, prices, tol=1e-5):
+        """Price regions: lists of area indices joined by borders across which the price
+        does not change (tol EUR/MWh; distinct regions differ by at least 2 * eps = 2e-3)."""
+        parent = list(range(self.n))
+
+        def find(i):
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+        for a, b in zip(self.border_a, self.border_b):
+            if abs(prices[a] - prices[b]) <= tol:
+                parent[find(a)] = find(b)
+        groups = {}
+        for i in range(self.n):
+            groups.setdefault(find(i), []).append(i)
+        return list(groups.values())
+
+    def _degenerate_prices(self, prices, regions, x, lo, hi, d, vtol=1e-6):
         """CBMP where the optimum is degenerate: a price region in which no bid is partly
         activated and every satisfied demand sits at a bound (e.g. demand equal to a
-        cumulative bid volume) leaves its dual anywhere between the last activated and the
-        next bid's price, and a solver may return 0 or the price cap. There the CBMP is the
-        price of the marginal activated bid, as the dual of a partly activated one would be:
-        the dearest activated upward bid + eps, or the cheapest activated downward bid - eps.
-        A region that activated nothing, or both directions, keeps its dual."""
-        idx = {a: i for i, a in enumerate(self.areas)}
+        cumulative bid volume) leaves its dual anywhere in an interval, and a solver may
+        return 0 or the price cap. There the CBMP is the price of the marginal activated bid,
+        as the dual of a partly activated one would be: the dearest activated upward bid + eps,
+        or the cheapest activated downward bid - eps, moved into the interval of prices that
+        keeps the optimum optimal. A region that activated nothing, or both directions, keeps
+        its dual.
+
+        The interval: every column of the LP touching the region that sits at one of its
+        bounds bounds the price (reduced cost of the right sign): an activated upward bid,
+        or a downward bid left out, is at or below it; an upward bid left out, or an
+        activated downward one, at or above it; upward demand left unserved keeps the price
+        at or above that demand's price (P_up), fully served at or below it; downward demand
+        likewise with P_down; a border to another region at its limit keeps the importing
+        side at or above the exporting side's price. E.g. an upward bid at -1 activated for
+        the whole demand, and a downward bid at 2 that no upward volume is left to net: the
+        price is 2 - eps, not -1 + eps; an area that imports up to the limit from an area with
+        unserved demand is priced at least that area's price, not at its own cheap bid's."""
+        n, nb = self.n, self.nb
+        act, ub, sb, f = x[:nb], x[nb:nb + n], x[nb + n:nb + 2 * n], x[nb + 2 * n:]
+        vol = hi[:nb]                              # this cycle's bid volumes
+        f_lo, f_hi = lo[nb + 2 * n:], hi[nb + 2 * n:]
+        ea, eb = self.border_a, self.border_b
         out = prices.copy()
-        vol, pr, dr = self.bid_volume, self.bid_price, self.bid_dir
+        pr, dr = self.bid_price, self.bid_dir
         eps = self.eps
-        for members in groups.values():
-            ii = np.array(sorted(idx[a] for a in members))
-            up_room = np.maximum(d[ii], 0.0)
-            dn_room = np.maximum(-d[ii], 0.0)
-            inner = ((ub[ii] > vtol) & (ub[ii] < up_room - vtol)) | \
-                ((sb[ii] > vtol) & (sb[ii] < dn_room - vtol))
+        up_room = np.maximum(d, 0.0)
+        dn_room = np.maximum(-d, 0.0)
+        for members in regions:
+            ii = np.array(members)
+            inner = ((ub[ii] > vtol) & (ub[ii] < up_room[ii] - vtol)) | \
+                ((sb[ii] > vtol) & (sb[ii] < dn_room[ii] - vtol))
             mine = np.isin(self.bid_area, ii)
             on = mine & (act > vtol)
             if inner.any() or np.any(on & (act < vol - vtol)):
@@ -378,19 +495,29 @@ class ActivationOptimiser:
                 cand = pr[dn].min() - eps
             else:
                 continue
-            # the price must also leave every bid of the region on the right side of it: an
-            # activated upward bid (or a bid not activated downward) at or below it, a bid not
-            # activated upward (or an activated downward one) at or above it. With crossing
-            # bids the marginal activated bid's price may not; then the nearest price that
-            # does (e.g. an upward bid at -1 activated for the whole demand, and a downward bid
-            # at 2 that no upward volume is left to net: the price is 2 - eps, not -1 + eps)
             real = mine & (vol > vtol)
             off = real & (act <= vtol)
-            lo = np.concatenate([pr[real & up] + eps, pr[off & (dr < 0)] - eps])
-            hi = np.concatenate([pr[off & (dr > 0)] + eps, pr[real & dn] - eps])
-            lo = lo.max() if lo.size else -np.inf
-            hi = hi.min() if hi.size else np.inf
-            out[ii] = min(max(cand, lo), hi) if lo <= hi else cand
+            inside = np.zeros(n, bool)
+            inside[ii] = True
+            moves = f_hi - f_lo > vtol                      # a border that can carry a flow
+            at_ab = moves & (f >= f_hi - vtol)               # at its a -> b limit
+            at_ba = moves & (f <= f_lo + vtol)               # at its b -> a limit
+            a_in, b_in = inside[ea] & ~inside[eb], inside[eb] & ~inside[ea]
+            has_up, has_dn = up_room[ii] > vtol, dn_room[ii] > vtol
+            lo_p = np.concatenate([
+                pr[real & up] + eps, pr[off & (dr < 0)] - eps,
+                self.p_up[ii][has_up & (ub[ii] <= vtol)],
+                self.p_down[ii][has_dn & (sb[ii] >= dn_room[ii] - vtol)],
+                out[eb[a_in & at_ba]], out[ea[b_in & at_ab]]])      # importing at the limit
+            hi_p = np.concatenate([
+                pr[off & (dr > 0)] + eps, pr[real & dn] - eps,
+                self.p_up[ii][has_up & (ub[ii] >= up_room[ii] - vtol)],
+                self.p_down[ii][has_dn & (sb[ii] <= vtol)],
+                out[eb[a_in & at_ab]], out[ea[b_in & at_ba]]])      # exporting at the limit
+            lo_v = lo_p.max() if lo_p.size else -np.inf
+            hi_v = hi_p.min() if hi_p.size else np.inf
+            if lo_v <= hi_v:      # else (rounding) the solver's dual, which satisfies them all
+                out[ii] = min(max(cand, lo_v), hi_v)
         return np.clip(out, self.price_floor, self.price_cap)
 
 
