@@ -31,7 +31,7 @@ from afrr.controller import MODE_LOCAL, Controller  # noqa: E402
 from afrr.freqmeas import FreqMeter  # noqa: E402
 from afrr.modbus import RTU, crc16  # noqa: E402
 from afrr.regmap import HOLDING, LOCKSTEP_WRITE_ADDR, LOCKSTEP_WRITE_COUNT, S32  # noqa: E402
-from afrr.unitregs import UnitRegisters  # noqa: E402
+from afrr.unitregs import UnitRegisters, _put_be  # noqa: E402
 
 
 class Clock:
@@ -74,13 +74,7 @@ ADDR = {row[1]: (row[0], row[2] == S32) for row in HOLDING}  # name -> (address,
 
 def put(name, v):
     reg, s32 = ADDR[name]
-    p = 11 + 2 * (reg - LOCKSTEP_WRITE_ADDR)
-    if s32:
-        req[p] = (v >> 24) & 0xFF
-        req[p + 1] = (v >> 16) & 0xFF
-        p += 2
-    req[p] = (v >> 8) & 0xFF
-    req[p + 1] = v & 0xFF
+    _put_be(req, 11 + 2 * (reg - LOCKSTEP_WRITE_ADDR), v, s32)
 
 
 gc.collect()

@@ -63,15 +63,11 @@ except ImportError:  # MicroPython: the compiler makes it a cast
     pass
 else:
     # CPython runs the viper code above as plain Python, a nibble at a time: 3x slower than a
-    # byte at a time. The host (the rig's cpython target, tests) gets a byte-wide table; both
-    # give the spec's CRC (tests/firmware/test_modbus_codec.py, on both runtimes).
+    # byte at a time. The host (the rig's cpython target, tests) gets a byte-wide table T, made
+    # by the nibble code (the CRC of one byte b is T[b ^ 0xFF] ^ 0xFF); both give the spec's
+    # CRC (tests/firmware/test_modbus_codec.py, on both runtimes).
     _crc16_nibble = crc16
-    _T = [0] * 256
-    for _b in range(256):
-        _c = _b
-        for _ in range(8):
-            _c = (_c >> 1) ^ 0xA001 if _c & 1 else _c >> 1
-        _T[_b] = _c
+    _T = [crc16(bytes([b ^ 0xFF]), 1, 0) ^ 0xFF for b in range(256)]
 
     def crc16(buf, n, o):
         """Modbus CRC-16 of buf[o:o + n]; sent low byte first."""
@@ -134,10 +130,10 @@ class RTU:
             self.rx_n = n
         return n
 
-    def feed(self, n):
-        """Append chunk[0:n] to the request buffer."""
+    def feed(self, n, src=None):
+        """Append src[0:n] (default: chunk) to the request buffer."""
         rx = self.rx
-        c = self.chunk
+        c = self.chunk if src is None else src
         k = self.rx_n
         for i in range(n):
             if k < BUF_SIZE:
@@ -150,14 +146,7 @@ class RTU:
 
     def feed_bytes(self, data):
         """Convenience for tests and hosts: feed any bytes-like object."""
-        i = 0
-        n = len(data)
-        while i < n:
-            k = n - i if n - i < _CHUNK else _CHUNK
-            for j in range(k):
-                self.chunk[j] = data[i + j]
-            self.feed(k)
-            i += k
+        self.feed(len(data), data)
 
     def pending(self):
         return self.rx_n

@@ -138,12 +138,6 @@ class UnitRegisters:
         self.written_age_ms = m.age_ms
         self.written_tod_ms = m.tod_ms
 
-    def _put(self, tx, pos, v, kind, word):
-        if kind == regmap.S32:
-            v = (v >> 16) if word == 0 else v
-        tx[pos] = (v >> 8) & 0xFF
-        tx[pos + 1] = v & 0xFF
-
     # -- bank interface (modbus.RTU) ----------------------------------------------------------
     def read(self, table, addr, count, tx, pos):
         end = addr + count
@@ -156,8 +150,10 @@ class UnitRegisters:
                 return 0
             for a in range(addr, end):
                 i = self._hmap[a]
-                self._put(tx, pos, self._hval[i], _HOLDING[i][2], self._hmap[_HOLD_COUNT + a])
-                pos += 2
+                v = self._hval[i]
+                if _HOLDING[i][2] == _S32 and not self._hmap[_HOLD_COUNT + a]:
+                    v >>= 16  # the high word
+                pos = _put_be(tx, pos, v, False)
             return 0
         if addr >= _MIRROR_BASE and end <= _MIRROR_BASE + _INPUT_COUNT:
             return self._read_input(addr - _MIRROR_BASE, count, tx, pos)
@@ -167,8 +163,7 @@ class UnitRegisters:
                 return 0
             for a in range(addr - cb, end - cb):
                 v = getattr(self.cfg, FIELDS[a >> 1][0])
-                self._put(tx, pos, v, regmap.S32, a & 1)
-                pos += 2
+                pos = _put_be(tx, pos, v if a & 1 else v >> 16, False)
             return 0
         return _EX_ADDRESS
 
