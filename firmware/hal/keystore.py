@@ -33,12 +33,12 @@ def _read(opener, p):
         f.close()
 
 
-def load_auth(where, fs=None, opener=open):
+def load_auth(where, fs=None, opener=open, say=print):
     """The Auth of the key file at `where` (a path, or a board data module: key_path) with its
     floor. No key or a bad key file: an Auth without a key (locked for good; a bad file is
     reported in one line), except None on an OPEN_BENCH board without a key file (the open
     bench profile). Floor files present but none valid: the top floor (see above).
-    `fs`: remove()/rename() (os)."""
+    `fs`: remove()/rename() (os). `say`: where the one-line errors go (print)."""
     if fs is None:
         import os as fs
     path = where if isinstance(where, str) else key_path(where)
@@ -48,12 +48,12 @@ def load_auth(where, fs=None, opener=open):
     if data is None:
         if getattr(where, "OPEN_BENCH", False):
             return None
-        print("error: no key file %s: locked" % path)
+        say("error: no key file %s: locked" % path)
     else:
         try:
             kid, key = parse_key(data.decode())
         except (ValueError, UnicodeError) as e:
-            print("error: %s: %s: locked" % (path, e))
+            say("error: %s: %s: locked" % (path, e))
     floor = -1
     bad = None
     for p in (path + ".seq", path + ".seq.tmp"):
@@ -67,7 +67,7 @@ def load_auth(where, fs=None, opener=open):
     if floor < 0:
         floor = 0
         if bad:
-            print("error: %s: no valid sequence floor: commands refused until one is deployed"
+            say("error: %s: no valid sequence floor: commands refused until one is deployed"
                   % bad)
             floor = 0xFFFFFFFF
 

@@ -66,8 +66,12 @@ class FakeFs:
         self.files[b] = self.files.pop(a)
 
 
+SAID = []  # the unit's one-line errors, kept out of the test output
+
+
 def _load(fs):
-    return load_auth(PATH, fs=fs, opener=fs.open)
+    del SAID[:]
+    return load_auth(PATH, fs=fs, opener=fs.open, say=SAID.append)
 
 
 def _fs(**floors):
@@ -89,7 +93,7 @@ def _unit(a):
 def test_absent_floor_files_mean_a_first_deployment():
     fs = _fs()
     a = _load(fs)
-    assert a.key == KEY and a.floor == 0
+    assert a.key == KEY and a.floor == 0 and SAID == []
     assert a.check(1, frame(1, 1, CMD_SETPOINT, 5), 0)
     assert fs.files[SEQ] == b"%d" % (1 + RESERVE)
     rtu, bank = _unit(_load(_fs()))
@@ -100,6 +104,8 @@ def test_a_damaged_floor_alone_refuses_everything():
     for data in DAMAGED + (None,):  # None: there, but unreadable
         a = _load(_fs(seq=data))
         assert a.floor == TOP, data
+        assert SAID == ["error: %s: no valid sequence floor: commands refused until one is "
+                        "deployed" % SEQ], SAID
         for seq in (1, 2, RESERVE + 1, 0x7FFFFFFF, TOP - 1, TOP):
             assert not a.check(1, frame(1, seq, CMD_SETPOINT, 5), 0), (data, seq)
     # the same for a damaged KEY.seq.tmp left alone (a cut while it was written, and the
@@ -112,6 +118,7 @@ def test_the_valid_floor_file_wins_over_a_damaged_one():
     for data in DAMAGED + (None,):
         assert _load(_fs(seq=data, tmp=b"8200")).floor == 8200, data
         assert _load(_fs(seq=b"8200", tmp=data)).floor == 8200, data
+        assert SAID == []  # one valid floor: nothing to report
     assert _load(_fs(seq=b"100", tmp=b"250")).floor == 250  # both valid: the higher
     assert _load(_fs(seq=b"4294967295")).floor == TOP  # the top itself is a number
     assert _load(_fs(seq=b"0")).floor == 0 and _load(_fs(seq=b"0007")).floor == 7
