@@ -54,56 +54,10 @@ from afrr.controller import F_FAILSAFE, Controller
 from afrr.modbus import RTU
 from afrr.unitregs import UnitRegisters
 
-USAGE = ("usage: micropython firmware/main.py --device PATH [--unit N] [--realtime] "
-         "[--silence-ms N] [--baud N] [--state-file PATH] [--board NAME] [--key-file PATH] "
-         "[--strict-framing]")
-
 _IDLE_MS = 100  # poll timeout while nothing is buffered and no step is due
 _HOST_SAVE_EVERY_STEPS = 15  # Unix port --state-file: also save every 15 steps (1 min at 4 s)
 _WDT_MARGIN_MS = 1000  # silent-rig steps start at least this long before the watchdog expires
 _ZC_AVG_CYCLES = 50  # zero-crossing meter: average over 50 mains cycles (1 s)
-
-
-class UsageError(Exception):
-    pass
-
-
-def parse_args(argv):
-    opts = {"device": None, "unit": 1, "realtime": False, "silence_ms": 4, "baud": 0,
-            "state_file": None, "board": None, "strict": False}
-    ints = {"--unit": ("unit", 1, 247), "--silence-ms": ("silence_ms", 1, 1000),
-            "--baud": ("baud", 1200, 4000000)}
-    strs = {"--device": "device", "--state-file": "state_file", "--board": "board",
-            "--key-file": "key_file"}
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a in ("-h", "--help"):
-            raise UsageError("")
-        if a == "--realtime" or a == "--strict-framing":
-            opts["realtime" if a == "--realtime" else "strict"] = True
-            i += 1
-            continue
-        if a not in ints and a not in strs:
-            raise UsageError("unknown argument %r" % a)
-        if i + 1 >= len(argv):
-            raise UsageError("%s needs a value" % a)
-        v = argv[i + 1]
-        if a in strs:
-            opts[strs[a]] = v
-        else:
-            key, lo, hi = ints[a]
-            try:
-                n = int(v)
-            except ValueError:
-                raise UsageError("%s must be an integer, not %r" % (a, v))
-            if n < lo or n > hi:
-                raise UsageError("%s must be in %d..%d" % (a, lo, hi))
-            opts[key] = n
-        i += 2
-    if opts["device"] is None:
-        raise UsageError("--device is required")
-    return opts
 
 
 def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, steps_max=0,
@@ -315,16 +269,39 @@ def _board_opts(board):
             "state_file": None, "board": None, "strict": getattr(board, "STRICT_FRAMING", True)}
 
 
+def _forget(name):
+    """Drop a start-only module (hal.unix_args) so the collector takes its code back: the
+    heap the loop runs in is what a unit has left after start."""
+    sys.modules.pop(name, None)
+    pkg, _, leaf = name.rpartition(".")
+    try:
+        delattr(sys.modules[pkg], leaf)
+    except (KeyError, AttributeError):
+        pass
+
+
+def _host_opts(argv):
+    """The Unix port's options (hal/unix_args.py), or (None, exit code) after one line."""
+    from hal import unix_args
+
+    try:
+        return unix_args.parse_args(argv), 0
+    except unix_args.UsageError as e:
+        msg = str(e)
+        print(("error: " + msg + "\n" if msg else "") + unix_args.USAGE)
+        return None, 2 if msg else 0
+    finally:
+        unix_args = None
+        _forget("hal.unix_args")
+
+
 def main(argv):
     host = on_host()
     opts = None
     if host:
-        try:
-            opts = parse_args(argv)
-        except UsageError as e:
-            msg = str(e)
-            print(("error: " + msg + "\n" if msg else "") + USAGE)
-            return 2 if msg else 0
+        opts, rc = _host_opts(argv)
+        if opts is None:
+            return rc
     try:
         board = pick_board(opts["board"] if opts else None)
     except (ImportError, ValueError) as e:

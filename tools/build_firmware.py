@@ -122,9 +122,15 @@ def mpy_cross():
 
 
 # hal modules that only some targets import; every other module goes onto every board
+def _on_host(b):
+    """The Unix port, or a board's set measured on it: a pty link and a command line."""
+    return getattr(b, "ON_HOST", False) or (b.UART_ID is None
+                                             and getattr(b, "LINK", "") != "stdio")
+
+
 _HAL_ONLY_FOR = {
-    "unix_pty": lambda b: getattr(b, "ON_HOST", False)  # a pty: the Unix port, or a board's
-    or (b.UART_ID is None and getattr(b, "LINK", "") != "stdio"),  # set measured on it
+    "unix_pty": _on_host,  # a pty link
+    "unix_args": _on_host,  # the command line (--device, --state-file, ...)
     "stdio_link": lambda b: getattr(b, "LINK", "") == "stdio",  # Modbus on the REPL UART
     "ramfs": lambda b: bool(getattr(b, "RAM_FS_BLOCKS", 0)),  # state on a RAM filesystem
 }

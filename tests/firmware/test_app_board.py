@@ -3,18 +3,17 @@
 # state-fault status bit and board selection. Runs under CPython and the Unix port.
 from app import (
     App,
-    UsageError,
     _board_opts,
     compose,
     freq_from_zc,
     on_host,
-    parse_args,
     pick_board,
     serve,
     silent_limit_ms,
 )
 from fakes import Clock, ScriptedPort, Stop
 from hal.store import ST_CORRUPT, ST_DEFAULTS, ST_EMPTY, ST_FALLBACK, ST_OK, ST_REJECTED
+from hal.unix_args import UsageError, parse_args
 from hal.wdt import Feeder, SoftWDT
 from hal.zerocross import TICK_PERIOD, ZeroCross
 

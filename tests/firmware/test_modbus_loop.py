@@ -1,7 +1,8 @@
 # firmware/main.py's serve() loop with a fake link and a fake clock: frame boundaries by silence,
 # lock-step replies, real-time steps and the stale flag. Runs under CPython and the Unix port.
-from app import UsageError, parse_args, serve
+from app import serve
 from fakes import Clock, ScriptedPort, Stop
+from hal.unix_args import UsageError, parse_args
 
 from afrr import regmap
 from afrr.config import Config
