@@ -64,7 +64,8 @@ def config_from_words(words):
 
 
 def encode(seq, ctl_words, cfg_words):
-    """One record as bytes. Raises ValueError for a word outside s32 or bad counts."""
+    """One record (a bytearray: no copy, the save runs on a full heap). Raises ValueError for a
+    word outside s32 or bad counts."""
     n = len(ctl_words)
     m = len(cfg_words)
     if n > _MAX_WORDS or m != N_FIELDS:
@@ -81,7 +82,7 @@ def encode(seq, ctl_words, cfg_words):
         off += 4
     hi, lo = crc32(memoryview(buf)[:off])
     struct.pack_into("<HH", buf, off, lo, hi)
-    return bytes(buf)
+    return buf
 
 
 def decode(buf):
