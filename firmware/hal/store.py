@@ -193,8 +193,8 @@ class StateSaver:
     """Decides when to save: at every new ISP (15 min), on request, and every `every` steps.
 
     Call after_step(ctl, cfg) once per control step; it costs one comparison unless a save is
-    due. A failed write (OSError) never stops the control loop: it is counted in `errors` and
-    retried at the next step.
+    due. A failed write (OSError, or MemoryError on a full heap) never stops the control loop: it
+    is counted in `errors` and retried at the next step; the last good record stays in place.
     """
 
     def __init__(self, store, every=0):
@@ -216,8 +216,8 @@ class StateSaver:
         if isp != self._isp or self._want or (self.every and self._n >= self.every):
             try:
                 self.store.save(ctl.state_words(), persist.config_words(cfg))
-            except OSError:
-                self.errors = (self.errors + 1) & 0x3FFFFFFF
+            except (OSError, MemoryError):  # a full heap is a failed save too: the loop
+                self.errors = (self.errors + 1) & 0x3FFFFFFF  # goes on, the old record stays
                 return False
             self._isp = isp
             self._want = False

@@ -267,6 +267,16 @@ def test_saver_survives_a_failing_flash():
     assert not saver.after_step(ctl, cfg) and saver.errors == 2
     del fs.rename  # the class method again
     assert saver.after_step(ctl, cfg) and saver.saves == 1
+    good = fs.files["s.bin"]
+
+    def full(*_a):
+        raise MemoryError  # the heap is full while the record is built
+    ctl.state_words = full
+    saver.request()
+    assert not saver.after_step(ctl, cfg) and saver.errors == 3
+    assert fs.files["s.bin"] == good  # the last good record stays
+    del ctl.state_words
+    assert saver.after_step(ctl, cfg) and saver.saves == 2
 
 
 class UnreadableFile:
