@@ -291,7 +291,6 @@ def _host_opts(argv):
         print(("error: " + msg + "\n" if msg else "") + unix_args.USAGE)
         return None, 2 if msg else 0
     finally:
-        unix_args = None
         _forget("hal.unix_args")
 
 

@@ -295,7 +295,8 @@ class Controller:
         self._lim_soc_down = down
 
     def _baseline(self, tod, soc):
-        """At the first step of an ISP: put the declared baseline in force, declare the next.
+        """At the first step of an ISP (step() calls it only then): put the declared baseline in
+        force, declare the next.
 
         The baseline of ISP k+1 is declared during ISP k, from the SoC at the start of ISP k
         and what the baseline of ISP k will move over it (b kW for 15 min shifts the SoC by
@@ -309,10 +310,7 @@ class Controller:
         c = self.cfg
         o = self.out
         isp = tod // ISP_MS
-        last = self.energy.isp  # the ISP of the previous step (accounted at the step's end)
-        if isp == last:
-            return
-        last += 1
+        last = self.energy.isp + 1  # the ISP after the previous step's (accounted at its end)
         o.base_kw = o.base_next_kw if last == isp or (last == 96 and isp == 0) else 0
         soc -= muldiv(o.base_kw, 2500, c.cap_kwh)
         lo = c.soc_min_x100

@@ -68,7 +68,7 @@ def load_auth(where, fs=None, opener=open, say=print):
         floor = 0
         if bad:
             say("error: %s: no valid sequence floor: commands refused until one is deployed"
-                  % bad)
+                % bad)
             floor = 0xFFFFFFFF
 
     def reserve(new):
