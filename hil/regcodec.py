@@ -4,7 +4,6 @@
 # only the host needs, so the firmware does not carry their bytecode. Pure Python that also runs
 # on the MicroPython Unix port (tests/firmware use it there through tests/mp_runner.py).
 from afrr import regmap
-from afrr.config import FIELDS
 
 
 def s32_words(v):
@@ -21,7 +20,7 @@ def words_s32(hi, lo):
 def config_fields():
     """Config block rows: (address, name, kind, unit, lo, hi, default)."""
     return [(regmap.CFG_BASE + 2 * i, f[0], regmap.S32, f[4], f[1], f[2], f[3])
-            for i, f in enumerate(FIELDS)]
+            for i, f in enumerate(regmap.FIELDS)]
 
 
 def holding_by_name(name):

@@ -1,5 +1,5 @@
 # The README's tables of the config fields and the register map, with the meaning of every row
-# read from the comments of firmware/afrr/config.py and firmware/afrr/regmap.py.
+# read from the comments of firmware/afrr/regmap.py (FIELDS, HOLDING, INPUT).
 #
 # The firmware's tables carry no doc strings (each would be a heap object on a board); a row's
 # meaning is the comment lines directly above it plus the comment at the end of its last line.
@@ -10,7 +10,7 @@ import pathlib
 import tokenize
 
 from afrr import regmap
-from afrr.config import FIELDS
+from afrr.regmap import FIELDS
 from hil.regcodec import config_fields
 
 FIRMWARE = pathlib.Path(__file__).resolve().parent.parent / "firmware" / "afrr"
@@ -61,7 +61,7 @@ def table_docs(path, name):
 
 
 def config_docs():
-    return table_docs(FIRMWARE / "config.py", "FIELDS")
+    return table_docs(FIRMWARE / "regmap.py", "FIELDS")
 
 
 def config_table():
@@ -73,7 +73,7 @@ def config_table():
 
 
 def markdown():
-    """The register table for the README, generated from regmap.py (and config.py)."""
+    """The register table for the README, generated from regmap.py."""
     path = FIRMWARE / "regmap.py"
     lines = [
         "Word order for 32-bit values: high word first (ABCD). s32 values stay within +-(2^30-1).",

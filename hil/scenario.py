@@ -180,7 +180,7 @@ def from_data(path, data):
     unit = data.get("unit", {})
     for key, value in unit.items():
         if field_index(key) is None:
-            _fail(path, "unit", key, "unknown config field (see firmware/afrr/config.py)")
+            _fail(path, "unit", key, "unknown config field (see FIELDS in firmware/afrr/regmap.py)")
     sc.unit = dict(unit)
     for name, crit in data.get("criteria", {}).items():
         if name not in METRICS:

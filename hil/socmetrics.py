@@ -14,7 +14,7 @@ def share_ppm(unit_band_kw, area_band_mw):
     A unit that runs its own PI on the area's FRCE in local mode delivers the area's whole
     demand unless it is scaled: each provider's share of an area's aFRR activation is its
     contracted band over the area's (pro-rata activation), so the FRCE it acts on is
-    share * FRCE. Clamped to 1..10**6 (config.FIELDS share_ppm).
+    share * FRCE. Clamped to 1..10**6 (regmap.FIELDS share_ppm).
     """
     if not area_band_mw > 0:
         return 1000000

@@ -308,7 +308,7 @@ class Dut:
 
         bad = sorted(k for k in fields if field_index(k) is None)
         if bad:
-            raise ValueError("unknown config field(s): %s (see firmware/afrr/config.py)"
+            raise ValueError("unknown config field(s): %s (see FIELDS in firmware/afrr/regmap.py)"
                              % ", ".join(bad))
         cfg = self._transact("read of the configuration", self.unit.read_config)
         cfg.update({k: int(v) for k, v in fields.items()})

@@ -1,4 +1,5 @@
-# Regenerates the tables in README.md from their single sources (config.FIELDS, regmap).
+# Regenerates the tables in README.md from their single source, firmware/afrr/regmap.py (FIELDS,
+# HOLDING, INPUT).
 # The meanings come from the comments on the table rows (hil/regdoc.py).
 # Usage: python tools/gen_readme.py [--check]   (--check: exit 1 if README.md is stale)
 import argparse
@@ -40,7 +41,7 @@ def main(argv):
     ap = argparse.ArgumentParser(
         prog="tools/gen_readme.py",
         description="Rewrite the generated tables of README.md (config fields, register map) "
-                    "from firmware/afrr/config.py and firmware/afrr/regmap.py.")
+                    "from firmware/afrr/regmap.py.")
     ap.add_argument("--check", action="store_true",
                     help="change nothing; exit 1 if README.md is stale")
     args = ap.parse_args(argv)

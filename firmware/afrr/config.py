@@ -1,64 +1,44 @@
-# Controller configuration: every field with its unit, range and default, and the one validator.
+# Controller configuration: every field an integer attribute, and the one validator.
 #
-# FIELDS is the single source: the README table, the Modbus register map (config block) and the
-# validator are all generated from it. Every value is an integer, so the control step never meets
-# a float. The ranges are chosen so that every intermediate of the step stays inside +-2**30
-# (one small int on a 32-bit MCU); tests/test_intermediates_props.py checks that claim.
-#
-# The meaning of a field is the comment at the end of its row, or the comment lines directly
-# above it: the README generator reads it from this file (hil/regdoc.py), and the firmware does
-# not carry it (a compiled .mpy drops comments; a string here is a heap object on the board).
-# The unit stays in the row: ConfigError messages name it.
+# The fields (name, range, default, unit, meaning) are the table regmap.FIELDS, their single
+# source (the README table and the register map's config block come from it too). The firmware
+# reads it once, at import, into the compact columns below: regmap is start-only (after start the
+# app drops it, and its rows go back to the heap). config.FIELDS still answers, through a module
+# __getattr__ that imports regmap (the host's view, and afrr/persist.py's).
+from array import array
 
-# (name, min, max, default, unit)  # meaning
-FIELDS = (
-    ("cycle_ms", 1000, 4000, 4000, "ms"),  # control cycle; PICASSO optimisation cycle is 4 s
-    # 0: area ACE = (sum ties - schedule) + K*df; 1: synchronous area, ACE = K*df
-    ("frce_mode", 0, 1, 0, "-"),
-    ("k_mw_hz", 1, 50000, 500, "MW/Hz"),  # frequency bias K (1 MW/Hz = 1 kW/mHz)
-    ("n_ties", 0, 8, 1, "-"),  # number of tie-line flow inputs summed into dP
-    ("deadband_kw", 0, 100000, 0, "kW"),  # |FRCE| below this is treated as 0
-    ("lpf_tau_ms", 0, 60000, 0, "ms"),  # first-order low-pass time constant on ACE; 0 = off
-    # proportional factor beta (32768 = 1.0); default 0.1, assumed
-    ("kp_q15", 0, 32767, 3277, "Q15"),
-    # integration time Tr; 0 = no integral action; default assumed (UCTE range 50-200 s)
-    ("ti_s", 0, 250, 100, "s"),
-    # contracted upward aFRR band (discharge / load reduction)
-    ("band_up_kw", 0, 100000, 1000, "kW"),
-    # contracted downward aFRR band (charge / load increase)
-    ("band_down_kw", 0, 100000, 1000, "kW"),
-    ("rating_kw", 1, 100000, 1000, "kW"),  # unit power rating, both directions
-    # full activation time: the full band is reached no slower than this
-    ("fat_s", 30, 900, 300, "s"),
-    # the unit's own fastest ramp; the set-point never moves faster
-    ("unit_ramp_kw_s", 1, 100000, 100000, "kW/s"),
-    ("unit_type", 0, 1, 0, "-"),  # 0: battery (SoC guard); 1: flexible load (baseline guard)
-    ("cap_kwh", 1, 100000, 2000, "kWh"),  # battery usable energy capacity
-    ("soc_min_x100", 0, 10000, 1000, "0.01 %"),  # lowest allowed state of charge
-    ("soc_max_x100", 0, 10000, 9000, "0.01 %"),  # highest allowed state of charge
-    ("eta_ch_pm", 500, 1000, 950, "permille"),  # charge efficiency (grid -> stored)
-    ("eta_dis_pm", 500, 1000, 950, "permille"),  # discharge efficiency (stored -> grid)
-    ("base_kw", 0, 100000, 1000, "kW"),  # flexible load: baseline consumption
-    ("load_min_kw", 0, 100000, 0, "kW"),  # flexible load: lowest consumption
-    ("load_max_kw", 0, 100000, 2000, "kW"),  # flexible load: highest consumption
-    ("max_age_ms", 0, 60000, 8000, "ms"),  # a measurement older than this is stale (fault path)
-    # on a fault or set-point loss: cycles the last set-point is held before ramping to 0
-    ("hold_cycles", 0, 100, 3, "cycles"),
-    # remote mode: a set-point not refreshed within this many cycles is lost
-    ("remote_timeout_cycles", 1, 100, 2, "cycles"),
-    # participation factor (local mode): the unit's share of its area's aFRR demand = its band
-    # / the area's contracted aFRR band; the PI runs on share * FRCE (1 000 000 = whole area)
-    ("share_ppm", 1, 1000000, 1000000, "ppm"),
-)
+from afrr.compat import intern
 
-N_FIELDS = len(FIELDS)
+
+def _columns():
+    """NAMES, units (interned) and an array of (lo, hi, default) per field, from regmap.FIELDS."""
+    from afrr.regmap import FIELDS
+
+    lim = []
+    for row in FIELDS:
+        lim += row[1:4]
+    return (tuple(intern(f[0]) for f in FIELDS), tuple(intern(f[4]) for f in FIELDS),
+            array("i", lim))
+
+
+NAMES, _UNITS, _LIM = _columns()  # _LIM[3 * i:3 * i + 3]: lo, hi, default of field i
+del _columns
+N_FIELDS = len(NAMES)
+
+
+def __getattr__(name):
+    if name == "FIELDS":  # the table's rows (host side; a board reads NAMES)
+        from afrr.regmap import FIELDS
+
+        return FIELDS
+    raise AttributeError(name)
 
 
 def field_index(name):
-    """Position of a field in FIELDS, or None. A scan, not a dict: it runs only on config
+    """Position of a field in NAMES, or None. A scan, not a dict: it runs only on config
     writes, and a 25-entry dict would keep about 0.5 KB of heap (64-bit port) for good."""
     for i in range(N_FIELDS):
-        if FIELDS[i][0] == name:
+        if NAMES[i] == name:
             return i
     return None
 
@@ -71,12 +51,24 @@ class ConfigError(ValueError):
         self.field = field
 
 
+def _range_error(i, v):
+    """The ConfigError of field i for a value v that is not an integer in its range."""
+    lo = 3 * i
+    return ConfigError(NAMES[i], "must be an integer in %d..%d %s, not %r"
+                       % (_LIM[lo], _LIM[lo + 1], _UNITS[i], v))
+
+
+def _bad(i, v):
+    """True if v is not an integer in the range of field i."""
+    return isinstance(v, bool) or not isinstance(v, int) or v < _LIM[3 * i] or v > _LIM[3 * i + 1]
+
+
 class Config:
-    """All fields as integer attributes, defaults from FIELDS."""
+    """All fields as integer attributes, defaults from regmap.FIELDS."""
 
     def __init__(self, **values):
-        for name, _lo, _hi, default, _unit in FIELDS:
-            setattr(self, name, default)
+        for i in range(N_FIELDS):
+            setattr(self, NAMES[i], _LIM[3 * i + 2])
         for name in values:
             self.set(name, values[name], check=False)
         self.validate()
@@ -89,11 +81,8 @@ class Config:
         i = field_index(name)
         if i is None:
             raise ConfigError(name, "unknown field")
-        _n, lo, hi, _d, unit = FIELDS[i]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(name, "must be an integer in %d..%d %s" % (lo, hi, unit))
-        if value < lo or value > hi:
-            raise ConfigError(name, "%d outside %d..%d %s" % (value, lo, hi, unit))
+        if _bad(i, value):
+            raise _range_error(i, value)
         old = getattr(self, name)
         setattr(self, name, value)
         if check:
@@ -107,14 +96,14 @@ class Config:
         return getattr(self, name)
 
     def as_dict(self):
-        return {f[0]: getattr(self, f[0]) for f in FIELDS}
+        return {name: getattr(self, name) for name in NAMES}
 
     def validate(self):
         """Cross-field rules; each range was checked by set()."""
-        for name, lo, hi, _d, unit in FIELDS:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < lo or v > hi:
-                raise ConfigError(name, "%r outside %d..%d %s" % (v, lo, hi, unit))
+        for i in range(N_FIELDS):
+            v = getattr(self, NAMES[i])
+            if _bad(i, v):
+                raise _range_error(i, v)
         if self.soc_min_x100 >= self.soc_max_x100:
             raise ConfigError("soc_min_x100", "must be below soc_max_x100 (%d)" % self.soc_max_x100)
         if self.load_min_kw > self.base_kw or self.base_kw > self.load_max_kw:

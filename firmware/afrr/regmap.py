@@ -1,4 +1,9 @@
-# THE Modbus register map of the unit: one pure table that the firmware and the host rig import.
+# THE Modbus register map of the unit: pure tables that the firmware and the host rig import.
+#
+# On the firmware this module is start-only: afrr/unitregs.py and afrr/config.py read it once, at
+# import, into compact columns (bytes, arrays, tuples of interned names), and after start the app
+# drops it from sys.modules so that the collector takes its rows back (on a .mpy every string in
+# a row is a heap object: the rows cost some 10 KB of the 64-bit port's heap, the columns 2 KB).
 #
 # Word order: a 32-bit value (kind S32) occupies two registers, the HIGH word first (big-endian
 # words, big-endian bytes: the Modbus "ABCD" order). Every S32 value is kept inside
@@ -8,7 +13,7 @@
 #   holding 0x0000-0x007F  measurements, commands, simulated time (FC03/06/16/23, read/write)
 #   holding 0x0080-0x00FF  read-only mirror of the input registers, so one FC23 transaction
 #                          can write the measurements and read the outputs of the step it caused
-#   holding 0x0100-0x01FF  configuration: config.FIELDS in order, one S32 (2 registers) each
+#   holding 0x0100-0x01FF  configuration: FIELDS in order, one S32 (2 registers) each
 #   holding 0x0200-0x020D  authenticated TSO command (afrr/auth.py), write-only, one FC16 of
 #                          the whole block; 0x020E-0x02FF reserved -> exception 02
 #   holding 0x0300-0x03FF  RESERVED: bids / market parameters     -> exception 02
@@ -22,11 +27,6 @@
 # firmware carries no doc strings (a compiled .mpy drops comments; every string here would be a
 # heap object on the board), and the README generator reads them back from this file
 # (hil/regdoc.py). Host-side helpers (encode/decode, look-up by name) are in hil/regcodec.py.
-try:
-    from afrr.config import FIELDS
-except ImportError:  # host side imports this module as firmware.afrr.regmap
-    from .config import FIELDS
-
 U16 = 0  # one register, 0..65535
 S32 = 1  # two registers, high word first, two's complement
 
@@ -137,7 +137,54 @@ INPUT = (
 INPUT_COUNT = 0x0035  # registers 0x0000..0x0034
 MIRROR_BASE = 0x0080  # holding address of input register 0
 
+# Configuration, holding 0x0100-0x01FF: the fields of afrr.config.Config, one S32 (2 registers)
+# each at CFG_BASE + 2 * i. FIELDS is their single source: the README table, this config block and
+# the validator (afrr/config.py keeps compact columns of it) come from it. Every value is an
+# integer, so the control step never meets a float. The ranges are chosen so that every
+# intermediate of the step stays inside +-2**30 (one small int on a 32-bit MCU);
+# tests/test_controller_props.py checks that claim. The unit stays in the row: ConfigError
+# messages name it.
 CFG_BASE = 0x0100
+# (name, min, max, default, unit)  # meaning
+FIELDS = (
+    ("cycle_ms", 1000, 4000, 4000, "ms"),  # control cycle; PICASSO optimisation cycle is 4 s
+    # 0: area ACE = (sum ties - schedule) + K*df; 1: synchronous area, ACE = K*df
+    ("frce_mode", 0, 1, 0, "-"),
+    ("k_mw_hz", 1, 50000, 500, "MW/Hz"),  # frequency bias K (1 MW/Hz = 1 kW/mHz)
+    ("n_ties", 0, 8, 1, "-"),  # number of tie-line flow inputs summed into dP
+    ("deadband_kw", 0, 100000, 0, "kW"),  # |FRCE| below this is treated as 0
+    ("lpf_tau_ms", 0, 60000, 0, "ms"),  # first-order low-pass time constant on ACE; 0 = off
+    # proportional factor beta (32768 = 1.0); default 0.1, assumed
+    ("kp_q15", 0, 32767, 3277, "Q15"),
+    # integration time Tr; 0 = no integral action; default assumed (UCTE range 50-200 s)
+    ("ti_s", 0, 250, 100, "s"),
+    # contracted upward aFRR band (discharge / load reduction)
+    ("band_up_kw", 0, 100000, 1000, "kW"),
+    # contracted downward aFRR band (charge / load increase)
+    ("band_down_kw", 0, 100000, 1000, "kW"),
+    ("rating_kw", 1, 100000, 1000, "kW"),  # unit power rating, both directions
+    # full activation time: the full band is reached no slower than this
+    ("fat_s", 30, 900, 300, "s"),
+    # the unit's own fastest ramp; the set-point never moves faster
+    ("unit_ramp_kw_s", 1, 100000, 100000, "kW/s"),
+    ("unit_type", 0, 1, 0, "-"),  # 0: battery (SoC guard); 1: flexible load (baseline guard)
+    ("cap_kwh", 1, 100000, 2000, "kWh"),  # battery usable energy capacity
+    ("soc_min_x100", 0, 10000, 1000, "0.01 %"),  # lowest allowed state of charge
+    ("soc_max_x100", 0, 10000, 9000, "0.01 %"),  # highest allowed state of charge
+    ("eta_ch_pm", 500, 1000, 950, "permille"),  # charge efficiency (grid -> stored)
+    ("eta_dis_pm", 500, 1000, 950, "permille"),  # discharge efficiency (stored -> grid)
+    ("base_kw", 0, 100000, 1000, "kW"),  # flexible load: baseline consumption
+    ("load_min_kw", 0, 100000, 0, "kW"),  # flexible load: lowest consumption
+    ("load_max_kw", 0, 100000, 2000, "kW"),  # flexible load: highest consumption
+    ("max_age_ms", 0, 60000, 8000, "ms"),  # a measurement older than this is stale (fault path)
+    # on a fault or set-point loss: cycles the last set-point is held before ramping to 0
+    ("hold_cycles", 0, 100, 3, "cycles"),
+    # remote mode: a set-point not refreshed within this many cycles is lost
+    ("remote_timeout_cycles", 1, 100, 2, "cycles"),
+    # participation factor (local mode): the unit's share of its area's aFRR demand = its band
+    # / the area's contracted aFRR band; the PI runs on share * FRCE (1 000 000 = whole area)
+    ("share_ppm", 1, 1000000, 1000000, "ppm"),
+)
 CFG_COUNT = 2 * len(FIELDS)
 # Holding 0x0200-0x020D: one authenticated TSO command (afrr/auth.py AUTH_BASE, AUTH_COUNT,
 # loaded on a unit only with a key; the layout table is hil/auth.py AUTH). Unmapped holding

@@ -4,14 +4,15 @@
 # through `tick(dt_ms)` called by app.serve(). Reads and writes allocate nothing.
 # In lock-step, tick() is also the silent-rig step: when the rig has written no new time for a
 # while, app.serve() steps on its own clock and the lock-step inputs count as stale at once.
-from afrr import regmap
-from afrr.compat import const, micropython
+from array import array
+
+from afrr.compat import const, intern, micropython
 
 try:
     from afrr.compat import ptr8  # CPython: viper's cast as the identity
 except ImportError:  # MicroPython: the compiler makes it a cast
     pass
-from afrr.config import FIELDS, ConfigError
+from afrr.config import NAMES, ConfigError
 
 _FC_READ_INPUT = const(4)
 # Modbus exception codes (afrr.modbus EX_*; constants here, so the module keeps no globals)
@@ -23,8 +24,9 @@ _AUTH_BASE = const(0x0200)  # afrr.auth.AUTH_BASE, AUTH_COUNT
 _AUTH_COUNT = const(14)
 _ST_KEYED = const(0x0010)  # status bit (regmap.py)
 _T_AUTH = const(99)  # _guard(): the authenticated command block
-# regmap's kinds, write targets and input sources, as constants here: the per-transaction loops
-# then look up no module attribute (tests/firmware/test_regmap.py keeps them equal)
+# regmap's numbers, as constants here: the module holds no reference to regmap (start-only, see
+# _columns), and the per-transaction code looks up no module attribute (tests/firmware/
+# test_regmap.py keeps them equal)
 _S32 = const(1)
 _T_MEAS = const(0)
 _T_TIE = const(1)
@@ -32,31 +34,53 @@ _T_MODE = const(2)
 _T_SP = const(3)
 _T_TIME = const(4)
 _T_UNIT = const(5)
+_T_CFG = const(6)
 _S_OUT = const(0)
 _S_ENERGY = const(1)
 _S_LINK = const(2)
 _HOLD_COUNT = const(0x1F)
 _INPUT_COUNT = const(0x35)
 _MIRROR_BASE = const(0x80)
+_CFG_BASE = const(0x100)
+_CFG_COUNT = const(52)  # 2 * config.N_FIELDS
 _ST_STALE = const(0x0001)
+_ST_REALTIME = const(0x0002)
+_ST_CFG_DIRTY = const(0x0004)
+_VERSION = const(0x0102)
 _AGE_FIELD = const(12)  # index of age_ms in regmap.HOLDING
 _TOD_FIELD = const(14)  # index of tod_ms
 _SCRATCH = const(128)  # _read_input(): where a partial read puts the whole input table in tx
-_HOLDING = regmap.HOLDING
-_INPUT = regmap.INPUT
 
 
-def _index(rows, count):
-    """Per register address a of a regmap table: [a] its field's index (_NONE if unmapped) and
-    [count + a] its word in that field (0 high or only, 1 low); one bytearray."""
-    m = bytearray(2 * count)
-    for a in range(count):
-        m[a] = _NONE
-    for i, row in enumerate(rows):
+def _columns():
+    """regmap's HOLDING and INPUT as the compact columns below, per field i of the table.
+
+    regmap is imported here only: after start the app drops it, and the collector takes its
+    rows back (on a .mpy each row is a tuple plus heap copies of its strings; a column entry is
+    a byte, an array word or a reference to an interned name)."""
+    from afrr import regmap
+
+    h = regmap.HOLDING
+    hmap = bytearray(2 * _HOLD_COUNT)  # per holding address a: [a] its field (_NONE if
+    for a in range(_HOLD_COUNT):  # unmapped), [_HOLD_COUNT + a] its word in it (0 high or only)
+        hmap[a] = _NONE
+    lim = []
+    for i, row in enumerate(h):
         for w in range(regmap.field_width(row[2])):
-            m[row[0] + w] = i
-            m[count + row[0] + w] = w
-    return m
+            hmap[row[0] + w] = i
+            hmap[_HOLD_COUNT + row[0] + w] = w
+        lim += row[4:6]
+    r = regmap.INPUT
+    return (tuple(intern(row[1]) for row in h), bytes(row[2] for row in h),
+            bytes(row[6] for row in h), bytes(row[7] for row in h), array("i", lim), hmap,
+            tuple(intern(row[1]) for row in r), bytes(row[2] for row in r),
+            bytes(row[4] for row in r))
+
+
+# holding fields: name, kind, write target, index (of a tie), [2i] lo and [2i + 1] hi; the map
+# from holding address to field (_columns); input fields: name, kind, source
+_HNAME, _HKIND, _HTARGET, _HINDEX, _HLIM, _HMAP, _INAME, _IKIND, _ISOURCE = _columns()
+del _columns
 
 
 @micropython.viper
@@ -86,7 +110,7 @@ class UnitRegisters:
     """Holding/input register space of one unit (see regmap.py for the table)."""
 
     # class attributes: an instance keeps them out of its own attribute table (heap)
-    fw_version = regmap.VERSION
+    fw_version = _VERSION
     # write protection (regmap.py): None = the open bench profile (no lock; tests, the Unix port
     # without a key); an afrr.auth.Auth = locked, keyed or not (a board always has one)
     auth = None
@@ -105,7 +129,7 @@ class UnitRegisters:
         self.steps = 0  # steps run by this server
         self.silent_steps = 0  # lock-step: steps run on the firmware's own clock (silent rig)
         self.remote_seq = 0
-        self.status = 0 if lockstep else regmap.ST_REALTIME
+        self.status = 0 if lockstep else _ST_REALTIME
         if auth is not None:
             self.auth = auth
             if auth.key is not None:
@@ -114,23 +138,23 @@ class UnitRegisters:
         self.since_write_ms = 0  # real time: ms since the last measurement write
         self.written_age_ms = 0  # the age_ms register as last written
         self.written_tod_ms = 0  # ms, the tod_ms register as last written
-        # holding register address -> field index and word in it (_index)
-        self._hmap = _index(regmap.HOLDING, regmap.HOLD_COUNT)
-        self._hval = [0] * len(regmap.HOLDING)  # last written (valid) value per holding field
-        self._stage = [0] * len(regmap.HOLDING)  # values of a write being checked
-        self._cfg_old = [0] * len(FIELDS)
+        self._hmap = _HMAP  # holding register address -> field index and word in it
+        n = len(_HNAME)
+        self._hval = [0] * n  # last written (valid) value per holding field
+        self._stage = [0] * n  # values of a write being checked
+        self._cfg_old = [0] * len(NAMES)
         m = ctl.meas
-        for i, row in enumerate(regmap.HOLDING):
-            name, target = row[1], row[6]
-            if target == regmap.T_MEAS:
-                v = getattr(m, name)
-            elif target == regmap.T_TIE:
-                v = m.ties_kw[row[7]]
-            elif target == regmap.T_MODE:
+        for i in range(n):
+            target = _HTARGET[i]
+            if target == _T_MEAS:
+                v = getattr(m, _HNAME[i])
+            elif target == _T_TIE:
+                v = m.ties_kw[_HINDEX[i]]
+            elif target == _T_MODE:
                 v = ctl.mode
-            elif target == regmap.T_SP:
+            elif target == _T_SP:
                 v = m.remote_sp_kw
-            elif target == regmap.T_UNIT:
+            elif target == _T_UNIT:
                 v = unit_id
             else:
                 v = 0
@@ -151,18 +175,17 @@ class UnitRegisters:
             for a in range(addr, end):
                 i = self._hmap[a]
                 v = self._hval[i]
-                if _HOLDING[i][2] == _S32 and not self._hmap[_HOLD_COUNT + a]:
+                if _HKIND[i] == _S32 and not self._hmap[_HOLD_COUNT + a]:
                     v >>= 16  # the high word
                 pos = _put_be(tx, pos, v, False)
             return 0
         if addr >= _MIRROR_BASE and end <= _MIRROR_BASE + _INPUT_COUNT:
             return self._read_input(addr - _MIRROR_BASE, count, tx, pos)
-        cb = regmap.CFG_BASE
-        if addr >= cb and end <= cb + regmap.CFG_COUNT:
+        if addr >= _CFG_BASE and end <= _CFG_BASE + _CFG_COUNT:
             if tx is None:
                 return 0
-            for a in range(addr - cb, end - cb):
-                v = getattr(self.cfg, FIELDS[a >> 1][0])
+            for a in range(addr - _CFG_BASE, end - _CFG_BASE):
+                v = getattr(self.cfg, NAMES[a >> 1])
                 pos = _put_be(tx, pos, v if a & 1 else v >> 16, False)
             return 0
         return _EX_ADDRESS
@@ -179,17 +202,21 @@ class UnitRegisters:
         out = self.ctl.out
         en = self.ctl.energy
         rtu = self.rtu
-        for row in _INPUT:
-            src = row[4]
+        kinds = _IKIND
+        sources = _ISOURCE
+        i = 0
+        for name in _INAME:
+            src = sources[i]
             if src == _S_OUT:
-                v = getattr(out, row[1])
+                v = getattr(out, name)
             elif src == _S_ENERGY:
-                v = getattr(en, row[1])
+                v = getattr(en, name)
             elif src == _S_LINK:
-                v = getattr(rtu, row[1]) if rtu is not None else 0
+                v = getattr(rtu, name) if rtu is not None else 0
             else:
-                v = getattr(self, row[1])
-            q = _put_be(tx, q, v, row[2] == _S32)
+                v = getattr(self, name)
+            q = _put_be(tx, q, v, kinds[i])  # (S32 is 1, U16 0)
+            i += 1
         if part:
             q = _SCRATCH + 2 * addr
             for i in range(2 * count):
@@ -200,9 +227,9 @@ class UnitRegisters:
         end = addr + count
         if end <= _HOLD_COUNT:
             return self._write_hold(addr, end, buf, pos)
-        cb = regmap.CFG_BASE
-        if addr >= cb and end <= cb + regmap.CFG_COUNT:
-            return self._guard(regmap.T_CFG, 0) or self._write_cfg(addr - cb, end - cb, buf, pos)
+        if addr >= _CFG_BASE and end <= _CFG_BASE + _CFG_COUNT:
+            return self._guard(_T_CFG, 0) or self._write_cfg(addr - _CFG_BASE, end - _CFG_BASE,
+                                                              buf, pos)
         if addr == _AUTH_BASE and count == _AUTH_COUNT:  # an authenticated command
             # (afrr.auth applies it; it allocates (hashlib), but only here)
             return self._guard(_T_AUTH, 0) or self.auth.command(self, buf, pos)
@@ -213,16 +240,16 @@ class UnitRegisters:
         """0, or exception 01 (counted) when a write of v to a field of target t is refused."""
         a = self.auth
         bc = self.rtu is not None and self.rtu.bcast  # the request is a broadcast
-        if t == regmap.T_SP:  # with a key, set-points come only as commands
+        if t == _T_SP:  # with a key, set-points come only as commands
             bad = a is not None
-        elif t == regmap.T_TIME:  # time only in lock-step, never moved by a broadcast
+        elif t == _T_TIME:  # time only in lock-step, never moved by a broadcast
             bad = not self.lockstep or (bc and v != self.sim_time_ms)
         elif t == _T_AUTH:  # a command: never broadcast, and only with an Auth
             bad = bc or a is None
         else:  # config, and a change of mode or unit id (the value in force passes): only
             # addressed to the unit and, with an Auth, while an unlock is in force
             bad = (bc or (a is not None and not a.unlock_ms)) and (
-                t == regmap.T_CFG or v != (self.ctl.mode if t == regmap.T_MODE else self.unit_id))
+                t == _T_CFG or v != (self.ctl.mode if t == _T_MODE else self.unit_id))
         if bad:
             self.auth_rejects += 1
             return _EX_REFUSED
@@ -239,9 +266,11 @@ class UnitRegisters:
         i0 = i = hmap[addr]
         a = addr
         p = pos
+        kinds = _HKIND
+        lim = _HLIM
+        targets = _HTARGET
         while a < end:
-            row = _HOLDING[i]
-            if row[2] == _S32:
+            if kinds[i] == _S32:
                 v = _s32_at(buf, p)
                 if v is None:
                     return _EX_VALUE
@@ -251,9 +280,9 @@ class UnitRegisters:
                 v = (buf[p] << 8) | buf[p + 1]
                 p += 2
                 a += 1
-            if v < row[4] or v > row[5]:
+            if v < lim[2 * i] or v > lim[2 * i + 1]:
                 return _EX_VALUE
-            t = row[6]
+            t = targets[i]
             if t >= _T_MODE and self._guard(t, v):  # (mode, set-point, time, unit id)
                 return _EX_REFUSED
             stage[i] = v
@@ -264,19 +293,18 @@ class UnitRegisters:
         step_dt = 0
         step = False
         for i in range(i0, i):
-            row = _HOLDING[i]
             v = stage[i]
-            t = row[6]
+            t = targets[i]
             hval[i] = v
             if t == _T_MEAS:
-                setattr(m, row[1], v)
+                setattr(m, _HNAME[i], v)
                 if i == _AGE_FIELD:
                     self.written_age_ms = v
                 elif i == _TOD_FIELD:
                     self.written_tod_ms = v
                 self.since_write_ms = 0
             elif t == _T_TIE:
-                m.ties_kw[row[7]] = v
+                m.ties_kw[_HINDEX[i]] = v
             elif t == _T_SP:
                 m.remote_sp_kw = v
                 m.remote_seq += 1
@@ -300,7 +328,7 @@ class UnitRegisters:
             return _EX_ADDRESS
         cfg = self.cfg
         for f in range(a0 >> 1, a1 >> 1):
-            self._cfg_old[f] = getattr(cfg, FIELDS[f][0])
+            self._cfg_old[f] = getattr(cfg, NAMES[f])
         ok = True
         p = pos
         try:
@@ -310,16 +338,16 @@ class UnitRegisters:
                 if v is None:
                     ok = False
                     break
-                cfg.set(FIELDS[f][0], v, False)
+                cfg.set(NAMES[f], v, False)
             if ok:
                 cfg.validate()
         except ConfigError:
             ok = False
         if not ok:
             for f in range(a0 >> 1, a1 >> 1):
-                setattr(cfg, FIELDS[f][0], self._cfg_old[f])
+                setattr(cfg, NAMES[f], self._cfg_old[f])
             return _EX_VALUE
-        self.status |= regmap.ST_CFG_DIRTY
+        self.status |= _ST_CFG_DIRTY
         self.ctl.config_changed()
         return 0
 
@@ -345,9 +373,9 @@ class UnitRegisters:
         else:
             self.sim_time_ms = (self.sim_time_ms + dt_ms) & 0x3FFFFFFF
         if m.age_ms > max_age_ms:
-            self.status |= regmap.ST_STALE
+            self.status |= _ST_STALE
         else:
-            self.status &= ~regmap.ST_STALE
+            self.status &= ~_ST_STALE
         self._step(dt_ms)
 
     def _step(self, dt_ms):

@@ -1,6 +1,7 @@
 # The register map table: no overlaps, blocks per the address plan, values inside +-2**30.
 from afrr import regmap
-from afrr.config import FIELDS
+from afrr.compat import intern
+from afrr.regmap import FIELDS
 
 try:
     from hil import regcodec  # CPython (pytest)
@@ -56,10 +57,10 @@ def test_the_register_bank_constants_are_the_maps():
     if sys.implementation.name == "micropython":
         return
     from afrr import unitregs
-    for name in ("HOLD_COUNT", "INPUT_COUNT", "MIRROR_BASE", "ST_STALE", "S32", "T_MEAS",
-                 "T_TIE", "T_MODE", "T_SP", "T_TIME", "T_UNIT", "S_OUT", "S_ENERGY", "S_LINK"):
+    for name in ("HOLD_COUNT", "INPUT_COUNT", "MIRROR_BASE", "CFG_BASE", "CFG_COUNT", "ST_STALE",
+                 "ST_REALTIME", "ST_CFG_DIRTY", "VERSION", "S32", "T_MEAS", "T_TIE", "T_MODE",
+                 "T_SP", "T_TIME", "T_UNIT", "T_CFG", "S_OUT", "S_ENERGY", "S_LINK"):
         assert getattr(unitregs, "_" + name) == getattr(regmap, name), name
-    assert unitregs._HOLDING is regmap.HOLDING and unitregs._INPUT is regmap.INPUT
     names = [row[1] for row in regmap.HOLDING]
     assert (unitregs._AGE_FIELD, unitregs._TOD_FIELD) == (names.index("age_ms"),
                                                           names.index("tod_ms"))
@@ -69,3 +70,44 @@ def test_the_register_bank_constants_are_the_maps():
     # (header and all input registers) and inside the 256-byte buffer
     assert 3 + 2 * regmap.INPUT_COUNT + 2 <= unitregs._SCRATCH
     assert unitregs._SCRATCH + 2 * regmap.INPUT_COUNT <= 256
+
+
+def test_the_register_bank_columns_are_the_tables():
+    # afrr/unitregs.py serves from columns of regmap's tables (regmap is start-only), here
+    # rebuilt row by row, and under both runtimes
+    from afrr import unitregs
+    h, r = regmap.HOLDING, regmap.INPUT
+    assert unitregs._HNAME == tuple(row[1] for row in h)
+    assert [list(unitregs._HKIND), list(unitregs._HTARGET), list(unitregs._HINDEX)] == [
+        [row[2] for row in h], [row[6] for row in h], [row[7] for row in h]]
+    lim = []
+    for row in h:
+        lim += [row[4], row[5]]
+    assert list(unitregs._HLIM) == lim and lim[2 * 3 + 1] == regmap.S32_MAX  # (tie_kw_1 hi)
+    hmap = unitregs._HMAP
+    assert len(hmap) == 2 * regmap.HOLD_COUNT
+    for a in range(regmap.HOLD_COUNT):
+        i = hmap[a]
+        row = h[i]  # every holding address is mapped (the fields cover the block)
+        assert row[0] <= a < row[0] + regmap.field_width(row[2]), (a, row)
+        assert hmap[regmap.HOLD_COUNT + a] == a - row[0]
+    assert unitregs._INAME == tuple(row[1] for row in r)
+    assert [list(unitregs._IKIND), list(unitregs._ISOURCE)] == [[row[2] for row in r],
+                                                                [row[4] for row in r]]
+    # the names are the interned ones (MicroPython: qstrs, not the heap copies in the rows)
+    for name in unitregs._HNAME + unitregs._INAME:
+        assert intern(name) is name, name
+
+
+def test_the_config_columns_are_the_fields():
+    from afrr import config
+    assert config.NAMES == tuple(f[0] for f in FIELDS) and config.N_FIELDS == len(FIELDS)
+    assert config._UNITS == tuple(f[4] for f in FIELDS)
+    lim = []
+    for f in FIELDS:
+        lim += [f[1], f[2], f[3]]
+    assert list(config._LIM) == lim
+    for name in config.NAMES + config._UNITS:
+        assert intern(name) is name, name
+    assert config.FIELDS is FIELDS  # config.FIELDS: the rows, for the host
+    assert getattr(config, "NO_SUCH_NAME", None) is None
