@@ -5,7 +5,7 @@
 # everything else lives in this module, which tools/build_firmware.py compiles to app.mpy (no
 # compile-time heap at boot, and comments cost nothing). This module is start-only: start() drops
 # it from sys.modules with the board data and loader, the state file readers
-# (hal/store_load.py, afrr/persist_read.py) and the command line (hal/unix_args.py), and main.py
+# (hal/store_load.py) and the command line (hal/unix_args.py), and main.py
 # lets go of it, so the collector takes all their code back before the loop runs: the heap a
 # unit runs in is what the run-time modules leave (tests/test_boards_app.py checks the list).
 #
@@ -79,8 +79,7 @@ def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm
         from hal.store_load import boot_state
 
         cfg_values, words, st = boot_state(store, board)
-        for name in _LOADERS:  # start-only: their code leaves the heap before the unit is built
-            _forget(name)
+        _forget("hal.store_load")  # start-only: its code leaves the heap before the unit is built
     else:
         cfg_values = dict(board.UNIT_DEFAULTS)
     cfg = Config(**cfg_values)
@@ -256,16 +255,9 @@ def start(argv):
         app.feeder = open_wdt(board)
     app.link = (port, opts["silence_ms"], opts["realtime"],
                 0 if host else silent_limit_ms(board), opts["strict"])
-    for name in _START_ONLY:
-        _forget(name)
-    _forget("boards." + board.NAME)
+    _forget("boards." + board.NAME)  # nothing the loop runs refers to these
+    _forget("app")
     return app
-
-
-# dropped from sys.modules once used (the persisted state's readers, by compose() after the
-# load) or at the end of start() (this module): nothing the loop runs refers to them
-_LOADERS = ("hal.store_load", "afrr.persist_read")
-_START_ONLY = ("app",) + _LOADERS
 
 
 def main(argv):

@@ -51,7 +51,7 @@ print(" ".join(sorted(sys.modules)))
 
 def test_start_leaves_only_the_run_time_modules_in_the_heap(tmp_path):
     # app.start() drops what only start-up needs (itself, the board data and loader, the
-    # state file readers, the command line): main.py's `del app` then lets the collector take
+    # state file reader, the command line): main.py's `del app` then lets the collector take
     # their code back. A state file is present, so its readers did run.
     from hil.link import open_pty
 
@@ -77,8 +77,7 @@ def test_start_leaves_only_the_run_time_modules_in_the_heap(tmp_path):
     head, mods = r.stdout.strip().splitlines()[-2:]
     assert head.split()[0] == "App"
     mods = set(mods.split())
-    for gone in ("app", "boards", "boards.unix", "hal.store_load", "afrr.persist_read",
-                 "hal.unix_args"):
+    for gone in ("app", "boards", "boards.unix", "hal.store_load", "hal.unix_args"):
         assert gone not in mods, gone
     # what the loop runs with is still there
     for kept in ("afrr.controller", "afrr.unitregs", "afrr.modbus", "afrr.runloop", "hal.store",

@@ -1,6 +1,6 @@
 # Persisted-state record: pure encode/decode with a format version, a sequence number and CRC-32.
 # This module is the encoder a unit runs with (every save); the decoder, run once at start, is
-# afrr/persist_read.py, so that its code leaves the heap after start.
+# in hal/store_load.py, so that its code leaves the heap after start.
 #
 # Layout, little-endian, every word a signed 32-bit integer:
 #   0  4 bytes  magic b"AFRS"

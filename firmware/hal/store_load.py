@@ -1,12 +1,66 @@
 # Loading the persisted state: the start-only half of hal/store.py (StateStore.load() calls
-# load() here). A unit loads its state once, at start; app.start() then drops this module from
-# sys.modules, so its code does not stay in the heap while the unit runs. The record format and
-# the three file names (PATH, PATH.tmp, PATH.bak): see hal/store.py and afrr/persist.py.
-from afrr import persist_read
-from hal.store import (ST_CORRUPT, ST_DEFAULTS, ST_EMPTY, ST_FALLBACK, ST_OK)
+# load() here) and of afrr/persist.py (the record decoder). A unit loads its state once, at start;
+# app.start() then drops this module from sys.modules, so its code does not stay in the heap while
+# the unit runs. The record format: afrr/persist.py; the three file names (PATH, PATH.tmp,
+# PATH.bak): hal/store.py.
+import struct
+
+from afrr.config import FIELDS, N_FIELDS, ConfigError, load as config_load
+from afrr.persist import _HEAD, _MAX_WORDS, FORMAT, MAGIC, SEQ_MASK, crc32
+from hal.store import ST_CORRUPT, ST_DEFAULTS, ST_EMPTY, ST_FALLBACK, ST_OK
 
 _ENOENT = 2  # errno "no such file": the only open error that means "no copy there"
 _UNREADABLE = object()  # _read(): a copy is there but cannot be read
+
+
+class PersistError(ValueError):
+    """A record that cannot be used; `reason` is one short word for logs and tests."""
+
+    def __init__(self, reason):
+        super().__init__("state record: " + reason)
+        self.reason = reason
+
+
+def config_from_words(words):
+    """A validated Config from config_words(); raises PersistError('config') if invalid."""
+    if len(words) != N_FIELDS:
+        raise PersistError("layout")
+    try:
+        return config_load({FIELDS[i][0]: words[i] for i in range(N_FIELDS)})
+    except ConfigError:
+        raise PersistError("config")
+
+
+def decode(buf):
+    """(seq, ctl_words, cfg_words) from a record; raises PersistError on anything wrong."""
+    if len(buf) < _HEAD + 4:
+        raise PersistError("short")
+    if bytes(buf[0:4]) != MAGIC:
+        raise PersistError("magic")
+    fmt, m, n, seq = struct.unpack_from("<BBHi", buf, 4)
+    if fmt != FORMAT:
+        raise PersistError("version")
+    if n > _MAX_WORDS:
+        raise PersistError("length")
+    end = _HEAD + 4 * (n + m)
+    if len(buf) != end + 4:
+        raise PersistError("short" if len(buf) < end + 4 else "length")
+    lo, hi = struct.unpack_from("<HH", buf, end)
+    if crc32(memoryview(buf)[:end]) != (hi, lo):
+        raise PersistError("crc")
+    if m != N_FIELDS:
+        raise PersistError("layout")
+    if seq < 0 or seq > SEQ_MASK:
+        raise PersistError("seq")
+    ctl = [struct.unpack_from("<i", buf, _HEAD + 4 * i)[0] for i in range(n)]
+    cfg = [struct.unpack_from("<i", buf, _HEAD + 4 * (n + i))[0] for i in range(m)]
+    return seq, ctl, cfg
+
+
+def newer(a, b):
+    """True if sequence number a is newer than b (wrapping at 2**30)."""
+    d = (a - b) & SEQ_MASK
+    return 0 < d < 0x20000000  # half the 2**30 sequence space
 
 
 def _read(store, p):
@@ -44,18 +98,18 @@ def load(store):
             store.reasons.append((p, "unreadable"))
             continue
         try:
-            seq, ctl, cfg_words = persist_read.decode(data)
-        except persist_read.PersistError as e:
+            seq, ctl, cfg_words = decode(data)
+        except PersistError as e:
             store.reasons.append((p, e.reason))
             continue
-        if newest_seen is None or persist_read.newer(seq, newest_seen):
+        if newest_seen is None or newer(seq, newest_seen):
             newest_seen = seq
         try:
-            cfg = persist_read.config_from_words(cfg_words)
-        except persist_read.PersistError as e:
+            cfg = config_from_words(cfg_words)
+        except PersistError as e:
             store.reasons.append((p, e.reason))
             continue
-        if best is None or persist_read.newer(seq, best[0]):
+        if best is None or newer(seq, best[0]):
             best = (seq, ctl, cfg)
             best_path = p
     status = ST_OK
@@ -70,7 +124,7 @@ def load(store):
                          and store.reasons[0][1] != "unreadable")
         if store.reasons and not torn_tmp_only:
             status |= ST_CORRUPT
-        if newest_seen is not None and persist_read.newer(newest_seen, best[0]):
+        if newest_seen is not None and newer(newest_seen, best[0]):
             status |= ST_CORRUPT | ST_FALLBACK
         elif best_path == store.bak and (store.reasons and not torn_tmp_only):
             status |= ST_FALLBACK
@@ -82,7 +136,7 @@ def load(store):
                 store._promote_tmp()
             except OSError:
                 pass
-    if newest_seen is not None and persist_read.newer(newest_seen, store.seq):
+    if newest_seen is not None and newer(newest_seen, store.seq):
         store.seq = newest_seen  # the next save must be newer than every readable copy
     store.status = status
     return best
