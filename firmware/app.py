@@ -1,8 +1,13 @@
-# The unit firmware's composition: picks the board, builds drivers and controller, runs the loop.
+# The unit firmware's composition: picks the board, builds drivers and controller, hands over the
+# loop (afrr/runloop.py).
 #
-# firmware/main.py is a three-line shim that calls main() here: a board runs main.py from source,
-# so everything else lives in this module, which tools/build_firmware.py compiles to app.mpy
-# (no compile-time heap at boot, and comments cost nothing).
+# firmware/main.py is a short shim that calls start() here: a board runs main.py from source, so
+# everything else lives in this module, which tools/build_firmware.py compiles to app.mpy (no
+# compile-time heap at boot, and comments cost nothing). This module is start-only: start() drops
+# it from sys.modules with the board data and loader, the state file readers
+# (hal/store_load.py) and the command line (hal/unix_args.py), and main.py
+# lets go of it, so the collector takes all their code back before the loop runs: the heap a
+# unit runs in is what the run-time modules leave (tests/test_boards_app.py checks the list).
 #
 # Unix port:  micropython firmware/main.py --device /dev/pts/N [--unit 1] [--realtime]
 #                 [--silence-ms N] [--baud N] [--state-file PATH] [--board NAME] [--key-file PATH]
@@ -48,137 +53,18 @@
 import sys
 import time
 
-from afrr import regmap
+from afrr.compat import const
 from afrr.config import Config, ConfigError
-from afrr.controller import F_FAILSAFE, Controller
+from afrr.controller import Controller
 from afrr.modbus import RTU
+from afrr.runloop import App, serve  # noqa: F401 (serve: tests drive the loop through app)
 from afrr.unitregs import UnitRegisters
 
-_IDLE_MS = 100  # poll timeout while nothing is buffered and no step is due
+_ST_STATE_FAULT = const(0x0008)  # afrr.regmap.ST_STATE_FAULT (tests keep them equal)
+
 _HOST_SAVE_EVERY_STEPS = 15  # Unix port --state-file: also save every 15 steps (1 min at 4 s)
 _WDT_MARGIN_MS = 1000  # silent-rig steps start at least this long before the watchdog expires
 _ZC_AVG_CYCLES = 50  # zero-crossing meter: average over 50 mains cycles (1 s)
-
-
-def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, steps_max=0,
-          zc=None, fm=None, silent_max_ms=0, strict=True):
-    """The loop: bytes in, replies out, frame boundary at silence_ms, own-clock steps.
-
-    strict (RTU as specified, the default and what a board runs): a frame ends only at the
-    silence, so bytes after a request before the silence make it invalid. strict=False (the
-    Unix port behind the rig's pty, a documented deviation): a request is handled as soon as
-    its length and CRC say it is whole (rtu.complete()), because a pty carries no line timing
-    and a loaded host can stretch or shrink the gaps between bytes.
-
-    `ticks_ms`/`ticks_diff` are injected (time.ticks_ms on a target). Own-clock steps run every
-    cycle_ms in real time, and in lock-step only while the rig is silent: after no step for
-    min(2 * cycle_ms, silent_max_ms), then every cycle_ms (silent_max_ms 0: never). `zc`/`fm`:
-    the zero-crossing ring buffer, drained into the meter on every pass. Returns when the link
-    closes (port raises) or after steps_max own-clock steps (tests).
-    """
-    cfg = bank.cfg
-    last_rx = ticks_ms()
-    last_step = last_rx
-    own_steps = 0
-    seen = bank.steps
-    silent = False  # lock-step: the rig has gone silent and the firmware steps on its own
-    while True:
-        now = ticks_ms()
-        if zc is not None:
-            zc.drain(fm)
-        # a silence to wait for: strict, any bytes; fast path, bytes that came since it last
-        # held a frame that may still be arriving
-        if rtu.pending() and (strict or rtu.held != rtu.rx_n):
-            timeout = silence_ms - ticks_diff(now, last_rx)
-            if timeout < 0:
-                timeout = 0
-        else:
-            timeout = _IDLE_MS
-        period = 0  # ms between own-clock steps from last_step; 0 = none due
-        if realtime:
-            period = cfg.cycle_ms
-        elif silent_max_ms:
-            if bank.steps != seen:  # the rig ran a step
-                seen = bank.steps
-                last_step = now
-                silent = False
-            if silent:
-                period = cfg.cycle_ms
-            else:
-                period = 2 * cfg.cycle_ms
-                if period > silent_max_ms:
-                    period = silent_max_ms
-        if period:
-            due = period - ticks_diff(now, last_step)
-            if due < timeout:
-                timeout = due if due > 0 else 0
-        if port.wait(timeout):
-            if rtu.receive(port):
-                last_rx = ticks_ms()
-                r = 0 if strict else rtu.complete()
-                while not strict:
-                    if r:
-                        port.write(rtu.tx, r)
-                    if not (rtu.handled and rtu.pending()):
-                        break
-                    r = rtu.complete()
-        now = ticks_ms()
-        if rtu.pending() and (strict or rtu.held != rtu.rx_n) \
-                and ticks_diff(now, last_rx) >= silence_ms:
-            r = rtu.at_silence() if strict else rtu.quiet()
-            if r:
-                port.write(rtu.tx, r)
-        if period and bank.steps == seen:  # (in lock-step, a rig step just now restarts the wait)
-            dt = ticks_diff(now, last_step)
-            if dt >= period:
-                last_step = now
-                silent = not realtime
-                bank.tick(dt, cfg.max_age_ms)
-                seen = bank.steps
-                own_steps += 1
-                if steps_max and own_steps >= steps_max:
-                    return
-
-
-class App:
-    """The firmware's run-time objects and the hooks the register bank calls around a step.
-
-    Built by compose(); every driver comes in as an argument (tests pass duck-typed fakes):
-    store (hal.store.StateStore or None), zc/fm (zero-crossing buffer and afrr.freqmeas meter, or
-    None), led (a Pin-like with value(), or None). The watchdog feeder is set later, once start-up
-    is done: `app.feeder = open_wdt(board)`.
-    """
-
-    def __init__(self, board, ctl, cfg, bank, rtu, saver, state_status, zc, fm, led):
-        self.board = board
-        self.ctl = ctl
-        self.cfg = cfg
-        self.bank = bank
-        self.rtu = rtu
-        self.saver = saver  # hal.store.StateSaver or None
-        self.state_status = state_status  # hal.store ST_* bits from the boot load
-        self.zc = zc
-        self.fm = fm
-        self.led = led
-        self.feeder = None  # hal.wdt.Feeder, set once start-up is done
-        bank.after_step = self.after_step  # one bound method, made once
-        if zc is not None:
-            bank.before_step = self.before_step
-
-    def before_step(self):
-        """The measured grid frequency replaces the f_mhz register for this step."""
-        zc = self.zc
-        zc.drain(self.fm)
-        self.ctl.meas.f_mhz = self.fm.read(zc.now())
-
-    def after_step(self):
-        """Run after every completed step: feed the watchdog first, then save state if due."""
-        if self.feeder is not None:
-            self.feeder.step_done(True)
-        if self.saver is not None:
-            self.saver.after_step(self.ctl, self.cfg)
-        if self.led is not None:
-            self.led.value(1 if self.ctl.out.flags & F_FAILSAFE else 0)
 
 
 def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm=None,
@@ -190,9 +76,10 @@ def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm
     st = 0  # hal.store ST_* bits; hal.store is imported only with a store (saves heap)
     words = None
     if store is not None:
-        from hal.store import boot_state
+        from hal.store_load import boot_state
 
         cfg_values, words, st = boot_state(store, board)
+        _forget("hal.store_load")  # start-only: its code leaves the heap before the unit is built
     else:
         cfg_values = dict(board.UNIT_DEFAULTS)
     cfg = Config(**cfg_values)
@@ -204,9 +91,9 @@ def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm
         if words and not ctl.restore(words):
             st |= ST_REJECTED
         if st & (ST_FAULT | ST_REJECTED):
-            bank.status |= regmap.ST_STATE_FAULT
+            bank.status |= _ST_STATE_FAULT
     if auth is not None and auth.floor == 0xFFFFFFFF:  # hal.keystore.TOP: a corrupt or used up
-        bank.status |= regmap.ST_STATE_FAULT  # sequence floor, no command can pass
+        bank.status |= _ST_STATE_FAULT  # sequence floor, no command can pass
     rtu = RTU(bank)
     bank.rtu = rtu
     saver = None
@@ -214,7 +101,7 @@ def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm
         from hal.store import StateSaver
 
         saver = StateSaver(store, every=save_every)
-    return App(board, ctl, cfg, bank, rtu, saver, st, zc, fm, led)
+    return App(ctl, cfg, bank, rtu, saver, st, zc, fm, led)
 
 
 def _import_boards():
@@ -294,7 +181,12 @@ def _host_opts(argv):
         _forget("hal.unix_args")
 
 
-def main(argv):
+def start(argv):
+    """Start-up: options, board, persisted state, key, controller, link, watchdog. Returns the
+    App to run (App.run()) or an exit code after one line. It drops the start-only modules (this
+    one, the board data, the state loader, hal.unix_args) from sys.modules before it returns:
+    once the caller lets go of this module too (firmware/main.py), the collector takes their
+    code back and the loop runs in what a unit has left after start."""
     host = on_host()
     opts = None
     if host:
@@ -306,6 +198,7 @@ def main(argv):
     except (ImportError, ValueError) as e:
         print("error: %s" % e)
         return 2
+    _forget("boards")  # the loader; the board data module stays until the end of start
     if not host:
         opts = _board_opts(board)
     store = None
@@ -360,14 +253,15 @@ def main(argv):
         from hal.wdt import open_wdt
 
         app.feeder = open_wdt(board)
-    try:
-        serve(port, app.rtu, app.bank, time.ticks_ms, time.ticks_diff, opts["silence_ms"],
-              opts["realtime"], 0, zc, fm, 0 if host else silent_limit_ms(board), opts["strict"])
-    except KeyboardInterrupt:
-        pass
-    except Exception as e:  # LinkClosed: the rig went away
-        print("firmware: %s after %d steps" % (e, app.bank.steps))
-    if app.saver is not None:
-        app.saver.request()
-        app.saver.after_step(app.ctl, app.cfg)
-    return 0
+    app.link = (port, opts["silence_ms"], opts["realtime"],
+                0 if host else silent_limit_ms(board), opts["strict"])
+    _forget("boards." + board.NAME)  # nothing the loop runs refers to these
+    _forget("app")
+    return app
+
+
+def main(argv):
+    """start(), then the loop (App.run()); returns the exit code. firmware/main.py does the same
+    but lets go of this module between the two, so its code does not stay in the heap."""
+    app = start(argv)
+    return app if isinstance(app, int) else app.run()

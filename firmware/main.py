@@ -1,8 +1,10 @@
-# Entry point of the unit firmware: a board runs this file from source at boot, so it only calls
-# app.main() (firmware/app.py, compiled to app.mpy by tools/build_firmware.py), where the
-# composition root lives. Usage and options: see app.py.
+# Entry point: a board runs this file from source at boot. app.start() (firmware/app.py) builds
+# the unit and drops its start-only modules from sys.modules; `del app` lets go of the last
+# reference, so their code leaves the heap before the loop runs. Options: see app.py.
 import sys
 
-from app import main
+import app
 
-sys.exit(main(sys.argv[1:]))
+r = app.start(sys.argv[1:])
+del app
+sys.exit(r if isinstance(r, int) else r.run())

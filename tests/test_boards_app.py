@@ -19,7 +19,7 @@ def test_build_has_the_app_module_and_a_short_main(tmp_path):
     assert sizes["app.mpy"] > 2000
     assert sizes["main.py"] < 600  # compiled from source at boot: keep it tiny
     main = (tmp_path / "rp2_pico" / "main.py").read_text()
-    assert "from app import main" in main
+    assert "r = app.start(sys.argv[1:])\ndel app\n" in main  # app's code leaves the heap
 
 
 def test_unknown_board_is_one_line_exit_2():
@@ -34,3 +34,52 @@ def test_uart_reads_return_what_is_buffered():
     for name in ("rp2_pico", "esp32_devkit", "pyboard_v11"):
         kw = uart_kwargs(importlib.import_module("boards." + name))
         assert kw["timeout"] == 0 and kw["timeout_char"] == 0
+
+
+# run by the Unix port in the unix board's build: start the unit on a pty as main.py does, let
+# go of app, and list what is left in sys.modules and how much heap the code that stays needs
+_AFTER_START = """
+import gc, sys
+import app
+r = app.start(["--device", sys.argv[1], "--state-file", sys.argv[2]])
+del app
+gc.collect()
+print(type(r).__name__, gc.mem_alloc())
+print(" ".join(sorted(sys.modules)))
+"""
+
+
+def test_start_leaves_only_the_run_time_modules_in_the_heap(tmp_path):
+    # app.start() drops what only start-up needs (itself, the board data and loader, the
+    # state file reader, the command line): main.py's `del app` then lets the collector take
+    # their code back. A state file is present, so its readers did run.
+    from hil.link import open_pty
+
+    rows, _total = build_firmware.build("unix", tmp_path, quiet=True, arch="x64")
+    unit = tmp_path / "unix"
+    (unit / "after_start.py").write_text(_AFTER_START)
+    state = tmp_path / "state.bin"
+    import os
+
+    from afrr import persist
+    from afrr.config import Config
+    from afrr.controller import Controller
+    cfg = Config()
+    state.write_bytes(persist.encode(7, Controller(cfg).state_words(), persist.config_words(cfg)))
+    master, slave, path = open_pty()
+    try:
+        r = subprocess.run([str(MICROPYTHON), "after_start.py", path, str(state)], cwd=unit,
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert r.returncode == 0, r.stdout + r.stderr
+    head, mods = r.stdout.strip().splitlines()[-2:]
+    assert head.split()[0] == "App"
+    mods = set(mods.split())
+    for gone in ("app", "boards", "boards.unix", "hal.store_load", "hal.unix_args"):
+        assert gone not in mods, gone
+    # what the loop runs with is still there
+    for kept in ("afrr.controller", "afrr.unitregs", "afrr.modbus", "afrr.runloop", "hal.store",
+                 "afrr.persist", "hal.unix_pty", "hal.wdt"):
+        assert kept in mods, kept

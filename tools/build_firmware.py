@@ -189,16 +189,20 @@ def build(name, out_root=None, quiet=False, arch=None, lockstep=False):
             shutil.copyfile(src, dst)
             kind = "source"
         else:
-            try:
-                src_name = str(src.relative_to(ROOT))
-            except ValueError:
-                src_name = src.name
+            # the name tracebacks give: the module's path on the board (afrr/config.py), which
+            # also names its source under firmware/ (or boards/); shorter than the repository
+            # path, and a board keeps every name of its code in RAM
+            src_name = rel[:-len(".mpy")] + ".py"
             r = subprocess.run([exe, "-march=" + board.MPY_ARCH, "-s", src_name, "-o", str(dst),
                                 str(src)], capture_output=True, text=True)
             if r.returncode != 0:
                 msg = (r.stderr or r.stdout).strip().splitlines()
+                try:
+                    where = src.relative_to(ROOT)
+                except ValueError:
+                    where = src.name
                 raise BuildError("mpy-cross rejected %s for %s: %s"
-                                 % (src_name, name, msg[-1] if msg else "exit %d" % r.returncode))
+                                 % (where, name, msg[-1] if msg else "exit %d" % r.returncode))
             h = check_mpy(dst.read_bytes(), board, rel)
             kind = "bytecode" if h["arch"] == "none" else "native " + h["arch"]
         rows.append((rel, dst.stat().st_size, kind))

@@ -1,4 +1,6 @@
 # Persisted-state record: pure encode/decode with a format version, a sequence number and CRC-32.
+# This module is the encoder a unit runs with (every save); the decoder, run once at start, is
+# in hal/store_load.py, so that its code leaves the heap after start.
 #
 # Layout, little-endian, every word a signed 32-bit integer:
 #   0  4 bytes  magic b"AFRS"
@@ -14,21 +16,13 @@
 # The CRC is computed in two 16-bit halves so no intermediate leaves +-2**30 on a board.
 import struct
 
-from afrr.config import FIELDS, N_FIELDS, ConfigError, load
+from afrr.config import FIELDS, N_FIELDS
 
 MAGIC = b"AFRS"
 FORMAT = 1
 _HEAD = 12
 _MAX_WORDS = 256  # sanity bound on the controller word count
 SEQ_MASK = 0x3FFFFFFF
-
-
-class PersistError(ValueError):
-    """A record that cannot be used; `reason` is one short word for logs and tests."""
-
-    def __init__(self, reason):
-        super().__init__("state record: " + reason)
-        self.reason = reason
 
 
 def crc32(data):
@@ -53,16 +47,6 @@ def config_words(cfg):
     return [getattr(cfg, f[0]) for f in FIELDS]
 
 
-def config_from_words(words):
-    """A validated Config from config_words(); raises PersistError('config') if invalid."""
-    if len(words) != N_FIELDS:
-        raise PersistError("layout")
-    try:
-        return load({FIELDS[i][0]: words[i] for i in range(N_FIELDS)})
-    except ConfigError:
-        raise PersistError("config")
-
-
 def encode(seq, ctl_words, cfg_words):
     """One record (a bytearray: no copy, the save runs on a full heap). Raises ValueError for a
     word outside s32 or bad counts."""
@@ -83,35 +67,3 @@ def encode(seq, ctl_words, cfg_words):
     hi, lo = crc32(memoryview(buf)[:off])
     struct.pack_into("<HH", buf, off, lo, hi)
     return buf
-
-
-def decode(buf):
-    """(seq, ctl_words, cfg_words) from a record; raises PersistError on anything wrong."""
-    if len(buf) < _HEAD + 4:
-        raise PersistError("short")
-    if bytes(buf[0:4]) != MAGIC:
-        raise PersistError("magic")
-    fmt, m, n, seq = struct.unpack_from("<BBHi", buf, 4)
-    if fmt != FORMAT:
-        raise PersistError("version")
-    if n > _MAX_WORDS:
-        raise PersistError("length")
-    end = _HEAD + 4 * (n + m)
-    if len(buf) != end + 4:
-        raise PersistError("short" if len(buf) < end + 4 else "length")
-    lo, hi = struct.unpack_from("<HH", buf, end)
-    if crc32(memoryview(buf)[:end]) != (hi, lo):
-        raise PersistError("crc")
-    if m != N_FIELDS:
-        raise PersistError("layout")
-    if seq < 0 or seq > SEQ_MASK:
-        raise PersistError("seq")
-    ctl = [struct.unpack_from("<i", buf, _HEAD + 4 * i)[0] for i in range(n)]
-    cfg = [struct.unpack_from("<i", buf, _HEAD + 4 * (n + i))[0] for i in range(m)]
-    return seq, ctl, cfg
-
-
-def newer(a, b):
-    """True if sequence number a is newer than b (wrapping at 2**30)."""
-    d = (a - b) & SEQ_MASK
-    return 0 < d < 0x20000000  # half the 2**30 sequence space

@@ -20,8 +20,6 @@ ST_FALLBACK = 0x02  # the newest copy was unusable: an older good copy was loade
 ST_DEFAULTS = 0x04  # no usable copy: the caller starts from defaults
 ST_EMPTY = 0x08  # no copy at all (first start); not a fault by itself
 ST_FAULT = ST_CORRUPT | ST_FALLBACK | ST_DEFAULTS  # bits that mean "report a fault"
-_ENOENT = 2  # errno "no such file": the only open error that means "no copy there"
-_UNREADABLE = object()  # _read(): a copy is there but cannot be read
 
 
 def _default_fs():
@@ -79,82 +77,16 @@ class StateStore:
             self.fs.rename(self.path, self.bak)
         self.fs.rename(self.tmp, self.path)
 
-    def _read(self, p):
-        """The bytes at p; None when nothing is there; _UNREADABLE when something is there
-        that cannot be read (a directory, a permission or I/O error): a fault, never a crash."""
-        try:
-            f = self.open(p, "rb")
-        except OSError as e:
-            return None if e.args and e.args[0] == _ENOENT else _UNREADABLE
-        try:
-            return f.read()
-        except OSError:  # MicroPython opens a directory and fails on read (EISDIR)
-            return _UNREADABLE
-        finally:
-            f.close()
-
     def load(self):
         """(seq, ctl_words, config) of the newest usable copy, or None; sets self.status.
 
         `config` is a validated afrr.config.Config. status is ST_OK, ST_EMPTY, or a mix of
-        ST_CORRUPT / ST_FALLBACK / ST_DEFAULTS (test with ST_FAULT).
+        ST_CORRUPT / ST_FALLBACK / ST_DEFAULTS (test with ST_FAULT). The code lives in
+        hal/store_load.py, a start-only module (a unit loads once, at start).
         """
-        self.reasons = []
-        best = None
-        best_path = None
-        newest_seen = None  # newest sequence number among readable records, usable or not
-        present = 0
-        for p in (self.path, self.tmp, self.bak):
-            data = self._read(p)
-            if data is None:
-                continue
-            present += 1
-            if data is _UNREADABLE:
-                self.reasons.append((p, "unreadable"))
-                continue
-            try:
-                seq, ctl, cfg_words = persist.decode(data)
-            except persist.PersistError as e:
-                self.reasons.append((p, e.reason))
-                continue
-            if newest_seen is None or persist.newer(seq, newest_seen):
-                newest_seen = seq
-            try:
-                cfg = persist.config_from_words(cfg_words)
-            except persist.PersistError as e:
-                self.reasons.append((p, e.reason))
-                continue
-            if best is None or persist.newer(seq, best[0]):
-                best = (seq, ctl, cfg)
-                best_path = p
-        status = ST_OK
-        if present == 0:
-            status = ST_EMPTY
-        elif best is None:
-            status = ST_CORRUPT | ST_DEFAULTS
-        else:
-            # a leftover .tmp that failed its CRC is a write cut short before the renames: the
-            # previous record is then exactly the expected state, not a fault
-            torn_tmp_only = (len(self.reasons) == 1 and self.reasons[0][0] == self.tmp
-                             and self.reasons[0][1] != "unreadable")
-            if self.reasons and not torn_tmp_only:
-                status |= ST_CORRUPT
-            if newest_seen is not None and persist.newer(newest_seen, best[0]):
-                status |= ST_CORRUPT | ST_FALLBACK
-            elif best_path == self.bak and (self.reasons and not torn_tmp_only):
-                status |= ST_FALLBACK
-            self.seq = best[0]
-            if best_path == self.tmp:
-                # a save cut short between writing .tmp and its renames: finish it now, or the
-                # next save would overwrite the only copy of this record
-                try:
-                    self._promote_tmp()
-                except OSError:
-                    pass
-        if newest_seen is not None and persist.newer(newest_seen, self.seq):
-            self.seq = newest_seen  # the next save must be newer than every readable copy
-        self.status = status
-        return best
+        from hal.store_load import load
+
+        return load(self)
 
 
 def open_store(board, path=None):
@@ -174,19 +106,6 @@ def open_store(board, path=None):
 
 
 ST_REJECTED = 0x10  # a record loaded but the controller refused its words (Controller.restore)
-
-
-def boot_state(store, board):
-    """What main.py needs at start: (cfg_values, ctl_words or None, status).
-
-    cfg_values is the persisted, validated configuration as a dict when a good record exists,
-    else the board's UNIT_DEFAULTS (build Config(**cfg_values) from it). After building the
-    Controller: `if words and not ctl.restore(words): status |= ST_REJECTED`.
-    """
-    rec = store.load()
-    if rec is None:
-        return dict(board.UNIT_DEFAULTS), None, store.status
-    return rec[2].as_dict(), rec[1], store.status
 
 
 class StateSaver:

@@ -8,8 +8,9 @@ from hal.store import (
     ST_OK,
     StateSaver,
     StateStore,
-    boot_state,
 )
+from hal import store_load
+from hal.store_load import boot_state
 
 from afrr import persist
 from afrr.config import N_FIELDS, Config
@@ -104,9 +105,9 @@ def test_round_trip_with_real_controller_state():
     ctl = Controller(cfg)
     words = ctl.state_words()
     rec = persist.encode(42, words, persist.config_words(cfg))
-    seq, w2, c2 = persist.decode(rec)
+    seq, w2, c2 = store_load.decode(rec)
     assert seq == 42 and w2 == words
-    cfg2 = persist.config_from_words(c2)
+    cfg2 = store_load.config_from_words(c2)
     assert cfg2.as_dict() == cfg.as_dict()
     ctl2 = Controller(cfg2)
     assert ctl2.restore(w2)
@@ -117,8 +118,8 @@ def test_every_truncation_is_detected():
     rec = persist.encode(3, ctl_words(3), cfg_words())
     for n in range(len(rec)):
         try:
-            persist.decode(rec[:n])
-        except persist.PersistError as e:
+            store_load.decode(rec[:n])
+        except store_load.PersistError as e:
             assert e.reason in ("short", "magic"), e.reason
         else:
             raise AssertionError("truncated to %d accepted" % n)
@@ -130,8 +131,8 @@ def test_every_byte_corruption_is_detected():
         bad = bytearray(rec)
         bad[i] ^= 0x5A
         try:
-            persist.decode(bad)
-        except persist.PersistError:
+            store_load.decode(bad)
+        except store_load.PersistError:
             pass
         else:
             raise AssertionError("flip at byte %d accepted" % i)
@@ -141,29 +142,29 @@ def test_other_format_or_layout_is_rejected():
     rec = bytearray(persist.encode(1, ctl_words(1), cfg_words()))
     rec[4] = persist.FORMAT + 1
     try:
-        persist.decode(rec)
+        store_load.decode(rec)
         raise AssertionError("accepted")
-    except persist.PersistError as e:
+    except store_load.PersistError as e:
         assert e.reason == "version"
     try:
-        persist.config_from_words(cfg_words()[:-1])
+        store_load.config_from_words(cfg_words()[:-1])
         raise AssertionError("accepted")
-    except persist.PersistError as e:
+    except store_load.PersistError as e:
         assert e.reason == "layout"
     bad = cfg_words()
     bad[0] = 1  # cycle_ms below its range
     try:
-        persist.config_from_words(bad)
+        store_load.config_from_words(bad)
         raise AssertionError("accepted")
-    except persist.PersistError as e:
+    except store_load.PersistError as e:
         assert e.reason == "config"
     assert len(cfg_words()) == N_FIELDS
 
 
 def test_sequence_numbers_wrap():
-    assert persist.newer(1, 0) and not persist.newer(0, 1)
-    assert persist.newer(0, persist.SEQ_MASK)
-    assert not persist.newer(5, 5)
+    assert store_load.newer(1, 0) and not store_load.newer(0, 1)
+    assert store_load.newer(0, persist.SEQ_MASK)
+    assert not store_load.newer(5, 5)
 
 
 def test_store_save_load_and_fallbacks():

@@ -1,0 +1,150 @@
+# The unit firmware at run time: the serve loop and the hooks the register bank calls around a
+# step. firmware/app.py composes everything at start and hands over an App; this module and
+# what the App holds are all that stays in the heap while the unit runs (app.py, the board
+# data and the start-only modules are dropped from sys.modules after start, so the collector
+# takes their code back). What serve() does on the Unix port and on a board: see app.py.
+import time
+
+from afrr.compat import const
+
+_IDLE_MS = const(100)  # poll timeout while nothing is buffered and no step is due
+_F_FAILSAFE = const(0x0100)  # afrr.controller.F_FAILSAFE (tests keep them equal)
+
+
+def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, steps_max=0,
+          zc=None, fm=None, silent_max_ms=0, strict=True):
+    """The loop: bytes in, replies out, frame boundary at silence_ms, own-clock steps.
+
+    strict (RTU as specified, the default and what a board runs): a frame ends only at the
+    silence, so bytes after a request before the silence make it invalid. strict=False (the
+    Unix port behind the rig's pty, a documented deviation): a request is handled as soon as
+    its length and CRC say it is whole (rtu.complete()), because a pty carries no line timing
+    and a loaded host can stretch or shrink the gaps between bytes.
+
+    `ticks_ms`/`ticks_diff` are injected (time.ticks_ms on a target). Own-clock steps run every
+    cycle_ms in real time, and in lock-step only while the rig is silent: after no step for
+    min(2 * cycle_ms, silent_max_ms), then every cycle_ms (silent_max_ms 0: never). `zc`/`fm`:
+    the zero-crossing ring buffer, drained into the meter on every pass. Returns when the link
+    closes (port raises) or after steps_max own-clock steps (tests).
+    """
+    cfg = bank.cfg
+    last_rx = ticks_ms()
+    last_step = last_rx
+    own_steps = 0
+    seen = bank.steps
+    silent = False  # lock-step: the rig has gone silent and the firmware steps on its own
+    while True:
+        now = ticks_ms()
+        if zc is not None:
+            zc.drain(fm)
+        # a silence to wait for: strict, any bytes; fast path, bytes that came since it last
+        # held a frame that may still be arriving
+        if rtu.pending() and (strict or rtu.held != rtu.rx_n):
+            timeout = silence_ms - ticks_diff(now, last_rx)
+            if timeout < 0:
+                timeout = 0
+        else:
+            timeout = _IDLE_MS
+        period = 0  # ms between own-clock steps from last_step; 0 = none due
+        if realtime:
+            period = cfg.cycle_ms
+        elif silent_max_ms:
+            if bank.steps != seen:  # the rig ran a step
+                seen = bank.steps
+                last_step = now
+                silent = False
+            if silent:
+                period = cfg.cycle_ms
+            else:
+                period = 2 * cfg.cycle_ms
+                if period > silent_max_ms:
+                    period = silent_max_ms
+        if period:
+            due = period - ticks_diff(now, last_step)
+            if due < timeout:
+                timeout = due if due > 0 else 0
+        if port.wait(timeout):
+            if rtu.receive(port):
+                last_rx = ticks_ms()
+                r = 0 if strict else rtu.complete()
+                while not strict:
+                    if r:
+                        port.write(rtu.tx, r)
+                    if not (rtu.handled and rtu.pending()):
+                        break
+                    r = rtu.complete()
+        now = ticks_ms()
+        if rtu.pending() and (strict or rtu.held != rtu.rx_n) \
+                and ticks_diff(now, last_rx) >= silence_ms:
+            r = rtu.at_silence() if strict else rtu.quiet()
+            if r:
+                port.write(rtu.tx, r)
+        if period and bank.steps == seen:  # (in lock-step, a rig step just now restarts the wait)
+            dt = ticks_diff(now, last_step)
+            if dt >= period:
+                last_step = now
+                silent = not realtime
+                bank.tick(dt, cfg.max_age_ms)
+                seen = bank.steps
+                own_steps += 1
+                if steps_max and own_steps >= steps_max:
+                    return
+
+
+class App:
+    """The firmware's run-time objects and the hooks the register bank calls around a step.
+
+    Built by app.compose(); every driver comes in as an argument (tests pass duck-typed fakes):
+    store (hal.store.StateStore or None), zc/fm (zero-crossing buffer and afrr.freqmeas meter, or
+    None), led (a Pin-like with value(), or None). The watchdog feeder is set later, once start-up
+    is done: `app.feeder = open_wdt(board)`,
+    and the link with what serve() needs beside it: `app.link = (port, silence_ms, realtime,
+    silent_max_ms, strict)`. It holds no board data: nothing start-only stays alive in the loop.
+    """
+
+    def __init__(self, ctl, cfg, bank, rtu, saver, state_status, zc, fm, led):
+        self.ctl = ctl
+        self.cfg = cfg
+        self.bank = bank
+        self.rtu = rtu
+        self.saver = saver  # hal.store.StateSaver or None
+        self.state_status = state_status  # hal.store ST_* bits from the boot load
+        self.zc = zc
+        self.fm = fm
+        self.led = led
+        self.feeder = None  # hal.wdt.Feeder, set once start-up is done
+        self.link = None  # (port, silence_ms, realtime, silent_max_ms, strict), set by app.start
+        bank.after_step = self.after_step  # one bound method, made once
+        if zc is not None:
+            bank.before_step = self.before_step
+
+    def before_step(self):
+        """The measured grid frequency replaces the f_mhz register for this step."""
+        zc = self.zc
+        zc.drain(self.fm)
+        self.ctl.meas.f_mhz = self.fm.read(zc.now())
+
+    def after_step(self):
+        """Run after every completed step: feed the watchdog first, then save state if due."""
+        if self.feeder is not None:
+            self.feeder.step_done(True)
+        if self.saver is not None:
+            self.saver.after_step(self.ctl, self.cfg)
+        if self.led is not None:
+            self.led.value(1 if self.ctl.out.flags & _F_FAILSAFE else 0)
+
+    def run(self):
+        """Serve the link until it closes, then save the state once more; returns 0."""
+        port, silence_ms, realtime, silent_max_ms, strict = self.link
+        bank = self.bank
+        try:
+            serve(port, self.rtu, bank, time.ticks_ms, time.ticks_diff, silence_ms, realtime, 0,
+                  self.zc, self.fm, silent_max_ms, strict)
+        except KeyboardInterrupt:
+            pass
+        except Exception as e:  # LinkClosed: the rig went away
+            print("firmware: %s after %d steps" % (e, bank.steps))
+        if self.saver is not None:
+            self.saver.request()
+            self.saver.after_step(self.ctl, self.cfg)
+        return 0
