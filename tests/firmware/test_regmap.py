@@ -109,5 +109,5 @@ def test_the_config_columns_are_the_fields():
     assert list(config._LIM) == lim
     for name in config.NAMES + config._UNITS:
         assert intern(name) is name, name
-    assert config.FIELDS is FIELDS  # config.FIELDS: the rows, for the host
+    assert config.FIELDS == FIELDS  # config.FIELDS: the rows, for the host
     assert getattr(config, "NO_SUCH_NAME", None) is None
