@@ -2,9 +2,9 @@
 #
 # The fields (name, range, default, unit, meaning) are the table regmap.FIELDS, their single
 # source (the README table and the register map's config block come from it too). The firmware
-# reads it once, at import, into the compact columns below: regmap is start-only (after start the
-# app drops it, and its rows go back to the heap). config.FIELDS still answers, through a module
-# __getattr__ that imports regmap (the host's view, and afrr/persist.py's).
+# reads it once, at import, into the compact columns below: regmap is start-only (the app drops
+# it, and its rows go back to the heap), so firmware code reads NAMES and N_FIELDS. config.FIELDS
+# still answers, through a module __getattr__ that imports regmap (the host's view).
 from array import array
 
 from afrr.compat import intern

@@ -1,9 +1,10 @@
 # THE Modbus register map of the unit: pure tables that the firmware and the host rig import.
 #
 # On the firmware this module is start-only: afrr/unitregs.py and afrr/config.py read it once, at
-# import, into compact columns (bytes, arrays, tuples of interned names), and after start the app
-# drops it from sys.modules so that the collector takes its rows back (on a .mpy every string in
-# a row is a heap object: the rows cost some 10 KB of the 64-bit port's heap, the columns 2 KB).
+# import, into compact columns (bytes, arrays, tuples of interned names), and the app then drops
+# it from sys.modules so that the collector takes its rows back (on a .mpy every string in a row
+# is a heap object: loaded, this module takes 8 to 12 KB of the 64-bit port's heap, the columns
+# under 2 KB). So no firmware code may refer to it after start: read afrr.config.NAMES, not FIELDS.
 #
 # Word order: a 32-bit value (kind S32) occupies two registers, the HIGH word first (big-endian
 # words, big-endian bytes: the Modbus "ABCD" order). Every S32 value is kept inside
