@@ -16,14 +16,3 @@ except ImportError:  # CPython: const() is the identity, and so are the decorato
             return f
 
         viper = native
-
-try:
-    from sys import intern  # noqa: F401  (CPython)
-except ImportError:  # MicroPython: a name as its qstr. A string inside a constant tuple of a .mpy
-    # loads as a heap copy (two GC blocks) unless its qstr exists already; getattr() interns the
-    # name it is given (as every attribute name is), and str() of a str returns the qstr when
-    # there is one.
-
-    def intern(s):
-        getattr(intern, s, None)
-        return str(s)

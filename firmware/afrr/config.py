@@ -7,18 +7,15 @@
 # still answers, through a module __getattr__ that imports regmap (the host's view).
 from array import array
 
-from afrr.compat import intern
-
 
 def _columns():
     """NAMES, units (interned) and an array of (lo, hi, default) per field, from regmap.FIELDS."""
-    from afrr.regmap import FIELDS
+    from afrr.regmap import FIELDS, names
 
     lim = []
     for row in FIELDS:
         lim += row[1:4]
-    return (tuple(intern(f[0]) for f in FIELDS), tuple(intern(f[4]) for f in FIELDS),
-            array("i", lim))
+    return names(FIELDS, 0), names(FIELDS, 4), array("i", lim)
 
 
 NAMES, _UNITS, _LIM = _columns()  # _LIM[3 * i:3 * i + 3]: lo, hi, default of field i
@@ -51,16 +48,13 @@ class ConfigError(ValueError):
         self.field = field
 
 
-def _range_error(i, v):
-    """The ConfigError of field i for a value v that is not an integer in its range."""
-    lo = 3 * i
-    return ConfigError(NAMES[i], "must be an integer in %d..%d %s, not %r"
-                       % (_LIM[lo], _LIM[lo + 1], _UNITS[i], v))
-
-
-def _bad(i, v):
-    """True if v is not an integer in the range of field i."""
-    return isinstance(v, bool) or not isinstance(v, int) or v < _LIM[3 * i] or v > _LIM[3 * i + 1]
+def _check(i, v):
+    """Raise the ConfigError of field i unless v is an integer in its range."""
+    lo = _LIM[3 * i]
+    hi = _LIM[3 * i + 1]
+    if isinstance(v, bool) or not isinstance(v, int) or v < lo or v > hi:
+        raise ConfigError(NAMES[i], "must be an integer in %d..%d %s, not %r"
+                          % (lo, hi, _UNITS[i], v))
 
 
 class Config:
@@ -81,8 +75,7 @@ class Config:
         i = field_index(name)
         if i is None:
             raise ConfigError(name, "unknown field")
-        if _bad(i, value):
-            raise _range_error(i, value)
+        _check(i, value)
         old = getattr(self, name)
         setattr(self, name, value)
         if check:
@@ -101,9 +94,7 @@ class Config:
     def validate(self):
         """Cross-field rules; each range was checked by set()."""
         for i in range(N_FIELDS):
-            v = getattr(self, NAMES[i])
-            if _bad(i, v):
-                raise _range_error(i, v)
+            _check(i, getattr(self, NAMES[i]))
         if self.soc_min_x100 >= self.soc_max_x100:
             raise ConfigError("soc_min_x100", "must be below soc_max_x100 (%d)" % self.soc_max_x100)
         if self.load_min_kw > self.base_kw or self.base_kw > self.load_max_kw:

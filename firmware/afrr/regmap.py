@@ -200,3 +200,22 @@ HOLD_COUNT = 0x001F  # holding registers 0x0000..0x001E are mapped
 def field_width(kind):
     return 2 if kind == S32 else 1
 
+
+# The compact columns of these tables that afrr/config.py and afrr/unitregs.py keep instead of the
+# rows (bytes(column(...)), array("i", column(...)), names(...)); start-only, like the tables.
+def column(rows, k):
+    """Item k of every row of a table, as a list."""
+    return [row[k] for row in rows]
+
+
+def names(rows, k):
+    """Item k of every row of a table, as a tuple of interned names. On MicroPython a string in
+    a constant tuple of a .mpy (FIELDS) loads as a heap copy (two GC blocks) unless its qstr
+    exists: getattr() interns the name it is given (an attribute access by that name needs the
+    qstr anyway), and str() of a str returns the qstr when there is one."""
+    out = []
+    for row in rows:
+        getattr(names, row[k], None)
+        out.append(str(row[k]))
+    return tuple(out)
+

@@ -6,7 +6,7 @@
 # while, app.serve() steps on its own clock and the lock-step inputs count as stale at once.
 from array import array
 
-from afrr.compat import const, intern, micropython
+from afrr.compat import const, micropython
 
 try:
     from afrr.compat import ptr8  # CPython: viper's cast as the identity
@@ -71,10 +71,9 @@ def _columns():
             hmap[_HOLD_COUNT + row[0] + w] = w
         lim += row[4:6]
     r = regmap.INPUT
-    return (tuple(intern(row[1]) for row in h), bytes(row[2] for row in h),
-            bytes(row[6] for row in h), bytes(row[7] for row in h), array("i", lim), hmap,
-            tuple(intern(row[1]) for row in r), bytes(row[2] for row in r),
-            bytes(row[4] for row in r))
+    col = regmap.column
+    return (regmap.names(h, 1), bytes(col(h, 2)), bytes(col(h, 6)), bytes(col(h, 7)),
+            array("i", lim), hmap, regmap.names(r, 1), bytes(col(r, 2)), bytes(col(r, 4)))
 
 
 # holding fields: name, kind, write target, index (of a tie), [2i] lo and [2i + 1] hi; the map
