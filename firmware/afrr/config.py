@@ -9,16 +9,16 @@ from array import array
 
 
 def _columns():
-    """NAMES, units (interned) and an array of (lo, hi, default) per field, from regmap.FIELDS."""
+    """NAMES (interned) and an array of (lo, hi, default) per field, from regmap.FIELDS."""
     from afrr.regmap import FIELDS, names
 
     lim = []
     for row in FIELDS:
         lim += row[1:4]
-    return names(FIELDS, 0), names(FIELDS, 4), array("i", lim)
+    return names(FIELDS, 0), array("i", lim)
 
 
-NAMES, _UNITS, _LIM = _columns()  # _LIM[3 * i:3 * i + 3]: lo, hi, default of field i
+NAMES, _LIM = _columns()  # _LIM[3 * i:3 * i + 3]: lo, hi, default of field i
 del _columns
 N_FIELDS = len(NAMES)
 
@@ -53,8 +53,7 @@ def _check(i, v):
     lo = _LIM[3 * i]
     hi = _LIM[3 * i + 1]
     if isinstance(v, bool) or not isinstance(v, int) or v < lo or v > hi:
-        raise ConfigError(NAMES[i], "must be an integer in %d..%d %s, not %r"
-                          % (lo, hi, _UNITS[i], v))
+        raise ConfigError(NAMES[i], "must be an integer in %d..%d, not %r" % (lo, hi, v))
 
 
 class Config:
@@ -84,9 +83,6 @@ class Config:
             except ConfigError:
                 setattr(self, name, old)
                 raise
-
-    def get(self, name):
-        return getattr(self, name)
 
     def as_dict(self):
         return {name: getattr(self, name) for name in NAMES}

@@ -143,8 +143,8 @@ MIRROR_BASE = 0x0080  # holding address of input register 0
 # the validator (afrr/config.py keeps compact columns of it) come from it. Every value is an
 # integer, so the control step never meets a float. The ranges are chosen so that every
 # intermediate of the step stays inside +-2**30 (one small int on a 32-bit MCU);
-# tests/test_controller_props.py checks that claim. The unit stays in the row: ConfigError
-# messages name it.
+# tests/test_controller_props.py checks that claim. Every field's name says its unit too
+# (ConfigError messages name the field and its range, not the unit column).
 CFG_BASE = 0x0100
 # (name, min, max, default, unit)  # meaning
 FIELDS = (

@@ -19,7 +19,6 @@ _FC_READ_INPUT = const(4)
 _EX_REFUSED = const(1)  # illegal function; here: refused by the write protection
 _EX_ADDRESS = const(2)
 _EX_VALUE = const(3)
-_NONE = const(255)
 _AUTH_BASE = const(0x0200)  # afrr.auth.AUTH_BASE, AUTH_COUNT
 _AUTH_COUNT = const(14)
 _ST_KEYED = const(0x0010)  # status bit (regmap.py)
@@ -47,7 +46,8 @@ _ST_STALE = const(0x0001)
 _ST_REALTIME = const(0x0002)
 _ST_CFG_DIRTY = const(0x0004)
 _VERSION = const(0x0102)
-_AGE_FIELD = const(12)  # index of age_ms in regmap.HOLDING
+_TIE_FIELD = const(2)  # index of tie_kw_0 in regmap.HOLDING (tie_kw_k at _TIE_FIELD + k)
+_AGE_FIELD = const(12)  # index of age_ms
 _TOD_FIELD = const(14)  # index of tod_ms
 _SCRATCH = const(128)  # _read_input(): where a partial read puts the whole input table in tx
 
@@ -61,9 +61,9 @@ def _columns():
     from afrr import regmap
 
     h = regmap.HOLDING
-    hmap = bytearray(2 * _HOLD_COUNT)  # per holding address a: [a] its field (_NONE if
-    for a in range(_HOLD_COUNT):  # unmapped), [_HOLD_COUNT + a] its word in it (0 high or only)
-        hmap[a] = _NONE
+    # per holding address a: [a] its field, [_HOLD_COUNT + a] its word in it (0 high or only);
+    # the fields cover the block (regmap tests)
+    hmap = bytearray(2 * _HOLD_COUNT)
     lim = []
     for i, row in enumerate(h):
         for w in range(regmap.field_width(row[2])):
@@ -72,13 +72,13 @@ def _columns():
         lim += row[4:6]
     r = regmap.INPUT
     col = regmap.column
-    return (regmap.names(h, 1), bytes(col(h, 2)), bytes(col(h, 6)), bytes(col(h, 7)),
-            array("i", lim), hmap, regmap.names(r, 1), bytes(col(r, 2)), bytes(col(r, 4)))
+    return (regmap.names(h, 1), bytes(col(h, 2)), bytes(col(h, 6)), array("i", lim), hmap,
+            regmap.names(r, 1), bytes(col(r, 2)), bytes(col(r, 4)))
 
 
-# holding fields: name, kind, write target, index (of a tie), [2i] lo and [2i + 1] hi; the map
+# holding fields: name, kind, write target, [2i] lo and [2i + 1] hi; the map
 # from holding address to field (_columns); input fields: name, kind, source
-_HNAME, _HKIND, _HTARGET, _HINDEX, _HLIM, _HMAP, _INAME, _IKIND, _ISOURCE = _columns()
+_HNAME, _HKIND, _HTARGET, _HLIM, _HMAP, _INAME, _IKIND, _ISOURCE = _columns()
 del _columns
 
 
@@ -148,7 +148,7 @@ class UnitRegisters:
             if target == _T_MEAS:
                 v = getattr(m, _HNAME[i])
             elif target == _T_TIE:
-                v = m.ties_kw[_HINDEX[i]]
+                v = m.ties_kw[i - _TIE_FIELD]
             elif target == _T_MODE:
                 v = ctl.mode
             elif target == _T_SP:
@@ -303,7 +303,7 @@ class UnitRegisters:
                     self.written_tod_ms = v
                 self.since_write_ms = 0
             elif t == _T_TIE:
-                m.ties_kw[_HINDEX[i]] = v
+                m.ties_kw[i - _TIE_FIELD] = v
             elif t == _T_SP:
                 m.remote_sp_kw = v
                 m.remote_seq += 1

@@ -63,6 +63,9 @@ def test_the_register_bank_constants_are_the_maps():
     names = [row[1] for row in regmap.HOLDING]
     assert (unitregs._AGE_FIELD, unitregs._TOD_FIELD) == (names.index("age_ms"),
                                                           names.index("tod_ms"))
+    # a tie's index in Measurements.ties_kw is its field's index less _TIE_FIELD
+    ties = [(i, row[7]) for i, row in enumerate(regmap.HOLDING) if row[6] == regmap.T_TIE]
+    assert len(ties) == 8 and all(k == i - unitregs._TIE_FIELD for i, k in ties)
     # the write guard takes every holding target from T_MODE on (none is T_CFG)
     assert max(row[6] for row in regmap.HOLDING) == regmap.T_UNIT < regmap.T_CFG
     # a partial input read assembles the whole table at tx[_SCRATCH:], behind any reply's room
@@ -77,8 +80,8 @@ def test_the_register_bank_columns_are_the_tables():
     from afrr import unitregs
     h, r = regmap.HOLDING, regmap.INPUT
     assert unitregs._HNAME == tuple(row[1] for row in h)
-    assert [list(unitregs._HKIND), list(unitregs._HTARGET), list(unitregs._HINDEX)] == [
-        [row[2] for row in h], [row[6] for row in h], [row[7] for row in h]]
+    assert [list(unitregs._HKIND), list(unitregs._HTARGET)] == [[row[2] for row in h],
+                                                                [row[6] for row in h]]
     lim = []
     for row in h:
         lim += [row[4], row[5]]
@@ -102,12 +105,11 @@ def test_the_register_bank_columns_are_the_tables():
 def test_the_config_columns_are_the_fields():
     from afrr import config
     assert config.NAMES == tuple(f[0] for f in FIELDS) and config.N_FIELDS == len(FIELDS)
-    assert config._UNITS == tuple(f[4] for f in FIELDS)
     lim = []
     for f in FIELDS:
         lim += [f[1], f[2], f[3]]
     assert list(config._LIM) == lim
-    for name in config.NAMES + config._UNITS:
+    for name in config.NAMES:
         assert str(name) is name, name
     assert config.FIELDS == FIELDS  # config.FIELDS: the rows, for the host
     assert getattr(config, "NO_SUCH_NAME", None) is None
