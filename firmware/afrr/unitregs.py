@@ -110,6 +110,7 @@ class UnitRegisters:
 
     # class attributes: an instance keeps them out of its own attribute table (heap)
     fw_version = _VERSION
+    _hmap = _HMAP  # holding register address -> field index and word in it (afrr.auth reads it)
     # write protection (regmap.py): None = the open bench profile (no lock; tests, the Unix port
     # without a key); an afrr.auth.Auth = locked, keyed or not (a board always has one)
     auth = None
@@ -135,9 +136,6 @@ class UnitRegisters:
                 self.status |= _ST_KEYED
         self.auth_rejects = 0  # writes refused by the write protection
         self.since_write_ms = 0  # real time: ms since the last measurement write
-        self.written_age_ms = 0  # the age_ms register as last written
-        self.written_tod_ms = 0  # ms, the tod_ms register as last written
-        self._hmap = _HMAP  # holding register address -> field index and word in it
         n = len(_HNAME)
         self._hval = [0] * n  # last written (valid) value per holding field
         self._stage = [0] * n  # values of a write being checked
@@ -158,8 +156,8 @@ class UnitRegisters:
             else:
                 v = 0
             self._hval[i] = v
-        self.written_age_ms = m.age_ms
-        self.written_tod_ms = m.tod_ms
+        self.written_age_ms = m.age_ms  # the age_ms register as last written
+        self.written_tod_ms = m.tod_ms  # ms, the tod_ms register as last written
 
     # -- bank interface (modbus.RTU) ----------------------------------------------------------
     def read(self, table, addr, count, tx, pos):
