@@ -53,23 +53,18 @@
 import sys
 import time
 
-from afrr.compat import const
 from afrr.config import Config, ConfigError
-from afrr.controller import Controller
-from afrr.modbus import RTU
 from afrr.runloop import App, serve  # noqa: F401 (serve: tests drive the loop through app)
-from afrr.unitregs import UnitRegisters
-
-_ST_STATE_FAULT = const(0x0008)  # afrr.regmap.ST_STATE_FAULT (tests keep them equal)
 
 _HOST_SAVE_EVERY_STEPS = 15  # Unix port --state-file: also save every 15 steps (1 min at 4 s)
 _WDT_MARGIN_MS = 1000  # silent-rig steps start at least this long before the watchdog expires
 _ZC_AVG_CYCLES = 50  # zero-crossing meter: average over 50 mains cycles (1 s)
 
 
-def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm=None,
+def prepare(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm=None,
             led=None, auth=None):
-    """Load the persisted state (if a store is given), build controller, bank and Modbus RTU.
+    """Load the persisted state (if a store is given) and validate the configuration: an App
+    still to be built (App.build(), run by App.run()). ConfigError for a bad configuration.
 
     `auth`: an afrr.auth.Auth (the write lock and the key), or None for the open bench profile.
     """
@@ -82,26 +77,15 @@ def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm
         _forget("hal.store_load")  # start-only: its code leaves the heap before the unit is built
     else:
         cfg_values = dict(board.UNIT_DEFAULTS)
-    cfg = Config(**cfg_values)
-    ctl = Controller(cfg)
-    bank = UnitRegisters(ctl, cfg, unit_id=unit, lockstep=not realtime, auth=auth)
-    if store is not None:
-        from hal.store import ST_FAULT, ST_REJECTED
+    return App(Config(**cfg_values), words, st, unit, realtime, auth, store, save_every, zc, fm,
+               led)
 
-        if words and not ctl.restore(words):
-            st |= ST_REJECTED
-        if st & (ST_FAULT | ST_REJECTED):
-            bank.status |= _ST_STATE_FAULT
-    if auth is not None and auth.floor == 0xFFFFFFFF:  # hal.keystore.TOP: a corrupt or used up
-        bank.status |= _ST_STATE_FAULT  # sequence floor, no command can pass
-    rtu = RTU(bank)
-    bank.rtu = rtu
-    saver = None
-    if store is not None:
-        from hal.store import StateSaver
 
-        saver = StateSaver(store, every=save_every)
-    return App(ctl, cfg, bank, rtu, saver, st, zc, fm, led)
+def compose(board, unit=1, realtime=False, store=None, save_every=0, zc=None, fm=None,
+            led=None, auth=None):
+    """prepare(), then App.build(): controller, bank and Modbus RTU ready (tests, the rig's
+    in-process target)."""
+    return prepare(board, unit, realtime, store, save_every, zc, fm, led, auth).build()
 
 
 def _import_boards():
@@ -182,8 +166,9 @@ def _host_opts(argv):
 
 
 def start(argv):
-    """Start-up: options, board, persisted state, key, controller, link, watchdog. Returns the
-    App to run (App.run()) or an exit code after one line. It drops the start-only modules (this
+    """Start-up: options, board, persisted state, key, configuration, link, watchdog. Returns
+    the App to run (App.run() builds controller, bank and Modbus RTU, then serves) or an exit
+    code after one line. It drops the start-only modules (this
     one, the board data, the state loader, hal.unix_args) from sys.modules before it returns:
     once the caller lets go of this module too (firmware/main.py), the collector takes their
     code back and the loop runs in what a unit has left after start."""
@@ -228,7 +213,7 @@ def start(argv):
 
         auth = load_auth(key or board)
     try:
-        app = compose(board, opts["unit"], opts["realtime"], store, every, zc, fm, led, auth)
+        app = prepare(board, opts["unit"], opts["realtime"], store, every, zc, fm, led, auth)
     except ConfigError as e:
         print("error: bad configuration: %s" % e)
         return 2

@@ -1,14 +1,21 @@
-# The unit firmware at run time: the serve loop and the hooks the register bank calls around a
-# step. firmware/app.py composes everything at start and hands over an App; this module and
-# what the App holds are all that stays in the heap while the unit runs (app.py, the board
+# The unit firmware at run time: the serve loop, and the App: the run-time objects and the hooks
+# the register bank calls around a step. firmware/app.py loads everything at start and hands over
+# an App; this module and what the App holds are all that stays in the heap while the unit runs (app.py, the board
 # data and the start-only modules are dropped from sys.modules after start, so the collector
 # takes their code back). What serve() does on the Unix port and on a board: see app.py.
 import time
 
 from afrr.compat import const
+from afrr.controller import Controller
+from afrr.modbus import RTU
+from afrr.unitregs import UnitRegisters
 
 _IDLE_MS = const(100)  # poll timeout while nothing is buffered and no step is due
-_F_FAILSAFE = const(0x0100)  # afrr.controller.F_FAILSAFE (tests keep them equal)
+# other modules' bits, as constants here (tests/firmware/test_app_board.py keeps them equal)
+_F_FAILSAFE = const(0x0100)  # afrr.controller.F_FAILSAFE
+_ST_STATE_FAULT = const(0x0008)  # afrr.regmap.ST_STATE_FAULT
+_ST_FAULT = const(0x07)  # hal.store.ST_FAULT: the load found a corrupt copy or fell back
+_ST_REJECTED = const(0x10)  # hal.store.ST_REJECTED: the controller refused the record
 
 
 def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, steps_max=0,
@@ -94,29 +101,55 @@ def serve(port, rtu, bank, ticks_ms, ticks_diff, silence_ms, realtime=False, ste
 class App:
     """The firmware's run-time objects and the hooks the register bank calls around a step.
 
-    Built by app.compose(); every driver comes in as an argument (tests pass duck-typed fakes):
-    store (hal.store.StateStore or None), zc/fm (zero-crossing buffer and afrr.freqmeas meter, or
-    None), led (a Pin-like with value(), or None). The watchdog feeder is set later, once start-up
-    is done: `app.feeder = open_wdt(board)`,
-    and the link with what serve() needs beside it: `app.link = (port, silence_ms, realtime,
-    silent_max_ms, strict)`. It holds no board data: nothing start-only stays alive in the loop.
+    Made in two steps. app.py at start: App(cfg, ...) with what start-up loaded (the validated
+    Config, the persisted controller words, the hal.store ST_* bits of that load) and the drivers
+    as arguments (tests pass duck-typed fakes): store (hal.store.StateStore or None), zc/fm
+    (zero-crossing buffer and afrr.freqmeas meter, or None), led (a Pin-like with value(), or
+    None), auth (afrr.auth.Auth or None); then `app.feeder` (hal.wdt.Feeder) and `app.link =
+    (port, silence_ms, realtime, silent_max_ms, strict)`. Then build() makes controller, register
+    bank, Modbus RTU and state saver: run() calls it once app.py has left the heap (main.py), so
+    those objects take the room its code leaves (app.compose() calls it at once). An App holds no
+    board data: nothing start-only stays alive in the loop.
     """
 
-    def __init__(self, ctl, cfg, bank, rtu, saver, state_status, zc, fm, led):
-        self.ctl = ctl
+    def __init__(self, cfg, words=None, state_status=0, unit=1, realtime=False, auth=None,
+                 store=None, save_every=0, zc=None, fm=None, led=None):
         self.cfg = cfg
-        self.bank = bank
-        self.rtu = rtu
-        self.saver = saver  # hal.store.StateSaver or None
         self.state_status = state_status  # hal.store ST_* bits from the boot load
         self.zc = zc
         self.fm = fm
         self.led = led
         self.feeder = None  # hal.wdt.Feeder, set once start-up is done
         self.link = None  # (port, silence_ms, realtime, silent_max_ms, strict), set by app.start
+        self.ctl = self.bank = self.rtu = self.saver = None  # build()
+        self._start = (words, unit, realtime, auth, store, save_every)  # build()'s inputs
+
+    def build(self):
+        """Controller (with the persisted words restored), register bank, Modbus RTU and state
+        saver; returns self. A record the controller refuses adds ST_REJECTED to state_status;
+        a fault in the load or the key's sequence floor sets the bank's ST_STATE_FAULT bit."""
+        words, unit, realtime, auth, store, save_every = self._start
+        self._start = None
+        cfg = self.cfg
+        ctl = self.ctl = Controller(cfg)
+        bank = self.bank = UnitRegisters(ctl, cfg, unit_id=unit, lockstep=not realtime,
+                                         auth=auth)
+        if words and not ctl.restore(words):
+            self.state_status |= _ST_REJECTED
+        if self.state_status & (_ST_FAULT | _ST_REJECTED):
+            bank.status |= _ST_STATE_FAULT
+        if auth is not None and auth.floor == 0xFFFFFFFF:  # hal.keystore.TOP: a corrupt or used
+            bank.status |= _ST_STATE_FAULT  # up sequence floor, no command can pass
+        rtu = self.rtu = RTU(bank)
+        bank.rtu = rtu
+        if store is not None:
+            from hal.store import StateSaver
+
+            self.saver = StateSaver(store, every=save_every)
         bank.after_step = self.after_step  # one bound method, made once
-        if zc is not None:
+        if self.zc is not None:
             bank.before_step = self.before_step
+        return self
 
     def before_step(self):
         """The measured grid frequency replaces the f_mhz register for this step."""
@@ -135,6 +168,8 @@ class App:
 
     def run(self):
         """Serve the link until it closes, then save the state once more; returns 0."""
+        if self.ctl is None:
+            self.build()
         port, silence_ms, realtime, silent_max_ms, strict = self.link
         bank = self.bank
         try:

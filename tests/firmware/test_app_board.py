@@ -339,14 +339,16 @@ def test_board_option_parsed():
         raise AssertionError("no UsageError")
 
 
-def test_the_start_and_loop_constants_are_the_firmware_s():
-    # app.py and afrr/runloop.py keep a status bit and a flag as const() (app must not hold
-    # regmap, the loop must not look up the controller's module); on MicroPython a private const
-    # leaves no attribute
+def test_the_loop_constants_are_the_firmware_s():
+    # afrr/runloop.py keeps other modules' bits as const() (the loop holds neither regmap nor
+    # hal.store, and looks up no module attribute); on MicroPython a private const leaves no
+    # attribute
     import sys
     if sys.implementation.name == "micropython":
         return
-    import app
+    from hal import store
+
     from afrr import controller, regmap, runloop
-    assert app._ST_STATE_FAULT == regmap.ST_STATE_FAULT
     assert runloop._F_FAILSAFE == controller.F_FAILSAFE
+    assert runloop._ST_STATE_FAULT == regmap.ST_STATE_FAULT
+    assert (runloop._ST_FAULT, runloop._ST_REJECTED) == (store.ST_FAULT, store.ST_REJECTED)
