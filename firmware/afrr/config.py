@@ -2,21 +2,20 @@
 #
 # The fields (name, range, default, unit, meaning) are the table regmap.FIELDS, their single
 # source (the README table and the register map's config block come from it too). The firmware
-# reads it once, at import, into the compact columns below: regmap is start-only (its rows go back
-# to the heap, regmap.forget()), so firmware code reads NAMES and N_FIELDS. config.FIELDS still
-# answers, through a module __getattr__ that imports regmap (the host's view).
+# reads it once, at import, into the compact columns below: regmap is start-only (the app drops
+# it, and its rows go back to the heap), so firmware code reads NAMES and N_FIELDS. config.FIELDS
+# still answers, through a module __getattr__ that imports regmap (the host's view).
 from array import array
 
 
 def _columns():
     """NAMES (interned) and an array of (lo, hi, default) per field, from regmap.FIELDS."""
-    from afrr import regmap
+    from afrr.regmap import FIELDS, names
 
-    regmap.forget()
     lim = []
-    for row in regmap.FIELDS:
+    for row in FIELDS:
         lim += row[1:4]
-    return regmap.names(regmap.FIELDS, 0), array("i", lim)
+    return names(FIELDS, 0), array("i", lim)
 
 
 NAMES, _LIM = _columns()  # _LIM[3 * i:3 * i + 3]: lo, hi, default of field i
@@ -26,10 +25,9 @@ N_FIELDS = len(NAMES)
 
 def __getattr__(name):
     if name == "FIELDS":  # the table's rows (host side; a board reads NAMES)
-        from afrr import regmap
+        from afrr.regmap import FIELDS
 
-        regmap.forget()
-        return regmap.FIELDS
+        return FIELDS
     raise AttributeError(name)
 
 

@@ -1,10 +1,10 @@
 # THE Modbus register map of the unit: pure tables that the firmware and the host rig import.
 #
 # On the firmware this module is start-only: afrr/unitregs.py and afrr/config.py read it once, at
-# import, into compact columns (bytes, arrays, tuples of interned names), and each reader drops
-# it from sys.modules at once (forget()), so that the collector takes its rows back as soon as
-# the columns are built (loaded, this module takes 8 to 12 KB of the 64-bit port's heap, the
-# columns under 2 KB). Firmware code reads afrr.config.NAMES, not FIELDS, for the same reason.
+# import, into compact columns (bytes, arrays, tuples of interned names), and the app then drops
+# it from sys.modules so that the collector takes its rows back (on a .mpy every string in a row
+# is a heap object: loaded, this module takes 8 to 12 KB of the 64-bit port's heap, the columns
+# under 2 KB). So no firmware code may refer to it after start: read afrr.config.NAMES, not FIELDS.
 #
 # Word order: a 32-bit value (kind S32) occupies two registers, the HIGH word first (big-endian
 # words, big-endian bytes: the Modbus "ABCD" order). Every S32 value is kept inside
@@ -203,17 +203,6 @@ def field_width(kind):
 
 # The compact columns of these tables that afrr/config.py and afrr/unitregs.py keep instead of the
 # rows (bytes(column(...)), array("i", column(...)), names(...)); start-only, like the tables.
-def forget():
-    """MicroPython: take this module out of sys.modules and the afrr package, so that it goes
-    back to the heap once its reader has built its columns and let go of it (a later import
-    loads it again). A host keeps it (one module object for good)."""
-    import sys
-
-    if sys.implementation.name == "micropython":
-        sys.modules.pop("afrr.regmap", None)
-        sys.modules["afrr"].__dict__.pop("regmap", None)
-
-
 def column(rows, k):
     """Item k of every row of a table, as a list."""
     return [row[k] for row in rows]

@@ -55,12 +55,10 @@ _SCRATCH = const(128)  # _read_input(): where a partial read puts the whole inpu
 def _columns():
     """regmap's HOLDING and INPUT as the compact columns below, per field i of the table.
 
-    regmap is imported here only, and dropped from sys.modules at once: the collector takes its
-    rows back once they are built (a row is a tuple, on a .mpy with heap copies of its long
-    strings; a column entry is a byte, an array word or a reference to an interned name)."""
+    regmap is imported here only: after start the app drops it, and the collector takes its
+    rows back (on a .mpy each row is a tuple plus heap copies of its strings; a column entry is
+    a byte, an array word or a reference to an interned name)."""
     from afrr import regmap
-
-    regmap.forget()
 
     h = regmap.HOLDING
     # per holding address a: [a] its field, [_HOLD_COUNT + a] its word in it (0 high or only);
