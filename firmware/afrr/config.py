@@ -5,21 +5,10 @@
 # reads it once, at import, into the compact columns below: regmap is start-only (the app drops
 # it, and its rows go back to the heap), so firmware code reads NAMES and N_FIELDS. config.FIELDS
 # still answers, through a module __getattr__ that imports regmap (the host's view).
-from array import array
+from afrr.regmap import config_columns  # (start-only: unbound below)
 
-
-def _columns():
-    """NAMES (interned) and an array of (lo, hi, default) per field, from regmap.FIELDS."""
-    from afrr.regmap import FIELDS, names
-
-    lim = []
-    for row in FIELDS:
-        lim += row[1:4]
-    return names(FIELDS, 0), array("i", lim)
-
-
-NAMES, _LIM = _columns()  # _LIM[3 * i:3 * i + 3]: lo, hi, default of field i
-del _columns
+NAMES, _LIM = config_columns()  # _LIM[3 * i:3 * i + 3]: lo, hi, default of field i
+del config_columns
 N_FIELDS = len(NAMES)
 
 

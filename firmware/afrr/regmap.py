@@ -28,6 +28,8 @@
 # firmware carries no doc strings (a compiled .mpy drops comments; every string here would be a
 # heap object on the board), and the README generator reads them back from this file
 # (hil/regdoc.py). Host-side helpers (encode/decode, look-up by name) are in hil/regcodec.py.
+from array import array
+
 U16 = 0  # one register, 0..65535
 S32 = 1  # two registers, high word first, two's complement
 
@@ -201,21 +203,45 @@ def field_width(kind):
     return 2 if kind == S32 else 1
 
 
-# The compact columns of these tables that afrr/config.py and afrr/unitregs.py keep instead of the
-# rows (bytes(column(...)), array("i", column(...)), names(...)); start-only, like the tables.
-def column(rows, k):
-    """Item k of every row of a table, as a list."""
-    return [row[k] for row in rows]
-
-
-def names(rows, k):
-    """Item k of every row of a table, as a tuple of interned names. On MicroPython a string in
-    a constant tuple of a .mpy (FIELDS) loads as a heap copy (two GC blocks) unless its qstr
-    exists: getattr() interns the name it is given (an attribute access by that name needs the
-    qstr anyway), and str() of a str returns the qstr when there is one."""
+# The compact columns of these tables that the firmware keeps instead of the rows: built once, at
+# import, by afrr/config.py and afrr/unitregs.py; start-only, like the tables. A column entry is
+# a byte, an array word or a reference to an interned name, a row a tuple (on a .mpy with heap
+# copies of its long strings).
+def _names(rows, k):
+    """Item k of every row, as a tuple of interned names. On MicroPython a string in a constant
+    tuple of a .mpy (FIELDS, the long names of HOLDING and INPUT) loads as a heap copy (two GC
+    blocks) unless its qstr exists: getattr() interns the name it is given (an attribute access
+    by that name needs the qstr anyway), and str() of a str returns the qstr when there is one."""
     out = []
     for row in rows:
-        getattr(names, row[k], None)
+        getattr(_names, row[k], None)
         out.append(str(row[k]))
     return tuple(out)
 
+
+def _column(rows, k):
+    return bytes([row[k] for row in rows])
+
+
+def config_columns():
+    """afrr.config's NAMES (interned) and array("i") of (lo, hi, default) per field."""
+    lim = []
+    for row in FIELDS:
+        lim += row[1:4]
+    return _names(FIELDS, 0), array("i", lim)
+
+
+def bank_columns():
+    """afrr.unitregs's columns: per holding field its name, kind, write target and [2i] lo,
+    [2i + 1] hi (array("i")); per holding address a, [a] its field and [HOLD_COUNT + a] its
+    word in it (0 high or only; the fields cover the block); per input field its name, kind and
+    source."""
+    hmap = bytearray(2 * HOLD_COUNT)
+    lim = []
+    for i, row in enumerate(HOLDING):
+        for w in range(field_width(row[2])):
+            hmap[row[0] + w] = i
+            hmap[HOLD_COUNT + row[0] + w] = w
+        lim += row[4:6]
+    return (_names(HOLDING, 1), _column(HOLDING, 2), _column(HOLDING, 6), array("i", lim), hmap,
+            _names(INPUT, 1), _column(INPUT, 2), _column(INPUT, 4))

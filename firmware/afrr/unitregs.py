@@ -4,8 +4,6 @@
 # through `tick(dt_ms)` called by app.serve(). Reads and writes allocate nothing.
 # In lock-step, tick() is also the silent-rig step: when the rig has written no new time for a
 # while, app.serve() steps on its own clock and the lock-step inputs count as stale at once.
-from array import array
-
 from afrr.compat import const, micropython
 
 try:
@@ -52,34 +50,13 @@ _TOD_FIELD = const(14)  # index of tod_ms
 _SCRATCH = const(128)  # _read_input(): where a partial read puts the whole input table in tx
 
 
-def _columns():
-    """regmap's HOLDING and INPUT as the compact columns below, per field i of the table.
+# regmap's tables as compact columns (regmap.bank_columns): holding fields' name, kind, write
+# target, [2i] lo and [2i + 1] hi; the map from holding address to field; input fields' name,
+# kind, source. regmap itself is start-only: the app drops it once its readers are built.
+from afrr.regmap import bank_columns  # noqa: E402
 
-    regmap is imported here only: after start the app drops it, and the collector takes its
-    rows back (on a .mpy each row is a tuple plus heap copies of its strings; a column entry is
-    a byte, an array word or a reference to an interned name)."""
-    from afrr import regmap
-
-    h = regmap.HOLDING
-    # per holding address a: [a] its field, [_HOLD_COUNT + a] its word in it (0 high or only);
-    # the fields cover the block (regmap tests)
-    hmap = bytearray(2 * _HOLD_COUNT)
-    lim = []
-    for i, row in enumerate(h):
-        for w in range(regmap.field_width(row[2])):
-            hmap[row[0] + w] = i
-            hmap[_HOLD_COUNT + row[0] + w] = w
-        lim += row[4:6]
-    r = regmap.INPUT
-    col = regmap.column
-    return (regmap.names(h, 1), bytes(col(h, 2)), bytes(col(h, 6)), array("i", lim), hmap,
-            regmap.names(r, 1), bytes(col(r, 2)), bytes(col(r, 4)))
-
-
-# holding fields: name, kind, write target, [2i] lo and [2i + 1] hi; the map
-# from holding address to field (_columns); input fields: name, kind, source
-_HNAME, _HKIND, _HTARGET, _HLIM, _HMAP, _INAME, _IKIND, _ISOURCE = _columns()
-del _columns
+_HNAME, _HKIND, _HTARGET, _HLIM, _HMAP, _INAME, _IKIND, _ISOURCE = bank_columns()
+del bank_columns
 
 
 @micropython.viper
