@@ -56,9 +56,10 @@ bench: venv micropython-if-possible
 	$(PY) -m bench --out $(OUT)/bench.json
 
 ## firmware: compile for BOARD into build/$(BOARD)/ (size table; fails over the flash budget;
-##   RIG=1: a HIL rig build that steps on sim_time_ms writes, lock-step)
+##   RIG=1: a HIL rig build that steps on sim_time_ms writes, lock-step; DEBUG=1: keep the
+##   source line numbers that tracebacks give, left out by default to save flash and heap)
 firmware: venv
-	$(PY) tools/build_firmware.py $(BOARD) --out build $(if $(RIG),--lockstep)
+	$(PY) tools/build_firmware.py $(BOARD) --out build $(if $(RIG),--lockstep) $(if $(DEBUG),--debug)
 
 ## deploy: copy build/$(BOARD)/ (and the key file KEY=, its sequence floor FLOOR=, if given) to
 ##   the board on PORT, reset it (RIG=1: the lock-step rig build)

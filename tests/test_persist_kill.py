@@ -130,6 +130,7 @@ def test_state_survives_kill_during_writes(tmp_path):
         assert not st.status & ST_FAULT, (st.status, st.reasons)
         last_ack = seq
     assert saves > iterations
-    # kills landed at every step of a save: half a record in .tmp, before its close, before
-    # the old copy's removal, and before each of the two renames
-    assert set(where) == {"write", "close", "remove", "rename.bin", "rename.tmp"}, where
+    # kills landed at every step of a save: half a record in .tmp, before its close, and before
+    # each of the two renames (POSIX renames onto the old .bak: no removal; the FAT path, with
+    # one, is covered by tests/firmware/test_persist.py's crash points)
+    assert set(where) == {"write", "close", "rename.bin", "rename.tmp"}, where

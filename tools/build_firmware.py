@@ -1,16 +1,21 @@
 # `make firmware BOARD=<name>`: compile the firmware with mpy-cross into build/<name>/.
 #
-#   python tools/build_firmware.py <board> [--out build]
+#   python tools/build_firmware.py <board> [--out build] [--debug]
 #   python tools/build_firmware.py --all
 #
 # Every module under firmware/afrr and firmware/hal (less the hal modules only other targets
 # import: the host's pty, the REPL-UART link, the RAM filesystem), firmware/app.py (the
-# composition root), and
-# boards/__init__.py plus the board's own data module, is compiled with
-# `mpy-cross -march=<board.MPY_ARCH>`; firmware/main.py, a short shim that imports app, is copied
-# as source (a board runs main.py at boot, and it must stay readable there). Then every .mpy
+# composition root), and boards/__init__.py plus the board's own data module, is compiled with
+# `mpy-cross -march=<board.MPY_ARCH> -O3`; firmware/main.py, a short shim that imports app, is
+# copied as source (a board runs main.py at boot, and it must stay readable there). Then every .mpy
 # header is checked against what the board's MicroPython loads (check_mpy), a size table is
 # printed, and the build fails with exit status 1 if it exceeds board.FLASH_BUDGET_BYTES.
+#
+# -O3 (MicroPython's optimisation level 3) leaves the source line numbers out of the bytecode:
+# about 6 % less .mpy and the same off the heap a board loads it into, for tracebacks that name
+# the file and function but give every line as 1 (the firmware has no assert, the only other thing
+# -O changes). --debug (make firmware DEBUG=1) keeps the line numbers; so does a HIL run with
+# --from-source (the firmware from firmware/ as it is).
 #
 # .mpy header (docs.micropython.org reference/mpyfiles, py/persistentcode.h), 4 bytes:
 #   byte 0  'M' (0x4D)
@@ -155,7 +160,7 @@ def sources(board):
     return out
 
 
-def build(name, out_root=None, quiet=False, arch=None, lockstep=False):
+def build(name, out_root=None, quiet=False, arch=None, lockstep=False, debug=False):
     """Build one board; returns (rows, total_bytes) and raises BuildError on any failure.
 
     arch: compile the board's files with native code for this architecture instead of the
@@ -163,6 +168,7 @@ def build(name, out_root=None, quiet=False, arch=None, lockstep=False):
     such a build is for measuring only, so the flash budget is not applied to it.
     lockstep: a HIL rig build, whose board data says LOCKSTEP = True (the firmware steps on the
     rig's sim_time_ms writes); a board in service is built without it and steps on its own clock.
+    debug: keep the source line numbers (no -O3).
     """
     board = load_board(name)
     if arch is not None:
@@ -193,8 +199,9 @@ def build(name, out_root=None, quiet=False, arch=None, lockstep=False):
             # also names its source under firmware/ (or boards/); shorter than the repository
             # path, and a board keeps every name of its code in RAM
             src_name = rel[:-len(".mpy")] + ".py"
-            r = subprocess.run([exe, "-march=" + board.MPY_ARCH, "-s", src_name, "-o", str(dst),
-                                str(src)], capture_output=True, text=True)
+            opt = [] if debug else ["-O3"]  # no line numbers (see above)
+            r = subprocess.run([exe, "-march=" + board.MPY_ARCH] + opt + ["-s", src_name, "-o",
+                                str(dst), str(src)], capture_output=True, text=True)
             if r.returncode != 0:
                 msg = (r.stderr or r.stdout).strip().splitlines()
                 try:
@@ -235,6 +242,9 @@ def main(argv=None):
     ap.add_argument("--lockstep", action="store_true",
                     help="a HIL rig build: the board steps on sim_time_ms writes (LOCKSTEP = "
                          "True); without it a board steps on its own clock and refuses them")
+    ap.add_argument("--debug", action="store_true",
+                    help="keep source line numbers in the bytecode (tracebacks name the line; "
+                         "about 6 %% more .mpy and heap)")
     args = ap.parse_args(argv)
     if args.all:
         sys.path.insert(0, str(ROOT))
@@ -245,7 +255,7 @@ def main(argv=None):
         names = (args.board,)
     try:
         for name in names:
-            build(name, args.out, lockstep=args.lockstep)
+            build(name, args.out, lockstep=args.lockstep, debug=args.debug)
     except BuildError as e:
         print("build_firmware: error: %s" % e, file=sys.stderr)
         return 1

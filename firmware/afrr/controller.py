@@ -560,14 +560,30 @@ class Controller:
     # ---- persistence --------------------------------------------------------------------------
     STATE_VERSION = 2
 
-    def state_words(self):
-        """Controller state as a list of ints (for persist.py); allocation is fine here."""
+    def state_words(self, w=None):
+        """Controller state as 21 ints (for persist.py): into the list w (the state saver's own,
+        so that a save on a fragmented heap makes no list) or a new list; returns it."""
+        if w is None:
+            w = [0] * 21
         en = self.energy
-        # word 2: the aFRR part of the set-point (p_set - baseline); the baseline is word 19
         o = self.out
-        return [self.STATE_VERSION, self.mode, o.p_set_kw - o.base_kw, self._integ, self._irem,
-                self._sp_kw, en.isp, en.last_tod, en.prev_isp, en.prev_up_wh, en.prev_down_wh,
-                1 if en.partial else 0] + list(en.acc) + [self.out.base_kw, self.out.base_next_kw]
+        w[0] = self.STATE_VERSION
+        w[1] = self.mode
+        w[2] = o.p_set_kw - o.base_kw  # the aFRR part of the set-point; the baseline is word 19
+        w[3] = self._integ
+        w[4] = self._irem
+        w[5] = self._sp_kw
+        w[6] = en.isp
+        w[7] = en.last_tod
+        w[8] = en.prev_isp
+        w[9] = en.prev_up_wh
+        w[10] = en.prev_down_wh
+        w[11] = 1 if en.partial else 0
+        for i in range(7):  # words 12..18: the energy accumulators (Energy.acc)
+            w[12 + i] = en.acc[i]
+        w[19] = o.base_kw
+        w[20] = o.base_next_kw
+        return w
 
     def restore(self, words):
         """Restore from state_words(); returns False (state unchanged) if the words do not fit."""

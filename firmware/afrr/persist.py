@@ -25,12 +25,14 @@ _MAX_WORDS = 256  # sanity bound on the controller word count
 SEQ_MASK = 0x3FFFFFFF
 
 
-def crc32(data):
-    """CRC-32 (reflected polynomial 0xEDB88320, as zlib.crc32) as a (high16, low16) pair."""
+def crc32(data, n=-1, out=None):
+    """CRC-32 (reflected polynomial 0xEDB88320, as zlib.crc32) of data[:n] (n < 0: all of it):
+    a (high16, low16) pair, or with `out`, written as a little-endian u32 at out[n:n + 4]
+    (encode: no pair to make)."""
     hi = 0xFFFF
     lo = 0xFFFF
-    for b in data:
-        lo ^= b
+    for i in range(len(data) if n < 0 else n):
+        lo ^= data[i]
         for _ in range(8):
             carry = hi & 1
             if lo & 1:
@@ -39,24 +41,39 @@ def crc32(data):
             else:
                 lo = (lo >> 1) | (carry << 15)
                 hi >>= 1
-    return hi ^ 0xFFFF, lo ^ 0xFFFF
+    if out is None:
+        return hi ^ 0xFFFF, lo ^ 0xFFFF
+    struct.pack_into("<HH", out, n, lo ^ 0xFFFF, hi ^ 0xFFFF)
 
 
-def config_words(cfg):
-    """The config as a list of ints in FIELDS order."""
-    return [getattr(cfg, f[0]) for f in FIELDS]
+def config_words(cfg, w=None):
+    """The config as ints in FIELDS order: into the list w (N_FIELDS long, reused by the state
+    saver: a save on a fragmented heap makes no list) or a new list; returns it."""
+    if w is None:
+        w = [0] * N_FIELDS
+    for i in range(N_FIELDS):
+        w[i] = getattr(cfg, FIELDS[i][0])
+    return w
 
 
-def encode(seq, ctl_words, cfg_words):
-    """One record (a bytearray: no copy, the save runs on a full heap). Raises ValueError for a
-    word outside s32 or bad counts."""
+def record_size(n):
+    """Bytes of a record with n controller words."""
+    return _HEAD + 4 * (n + N_FIELDS) + 4
+
+
+def encode(seq, ctl_words, cfg_words, buf=None):
+    """One record: into buf (a bytearray of record_size(len(ctl_words)) bytes, the state saver's
+    own, so that a save on a full heap makes no copy) or a new bytearray; returns it. Raises
+    ValueError for a word outside s32 or bad counts."""
     n = len(ctl_words)
     m = len(cfg_words)
     if n > _MAX_WORDS or m != N_FIELDS:
         raise ValueError("word counts")
-    buf = bytearray(_HEAD + 4 * (n + m) + 4)
-    buf[0:4] = MAGIC
-    struct.pack_into("<BBHi", buf, 4, FORMAT, m, n, seq & SEQ_MASK)
+    if buf is None:
+        buf = bytearray(record_size(n))
+    elif len(buf) != record_size(n):
+        raise ValueError("record buffer size")
+    struct.pack_into("<4sBBHi", buf, 0, MAGIC, FORMAT, m, n, seq & SEQ_MASK)
     off = _HEAD
     for w in ctl_words:
         struct.pack_into("<i", buf, off, w)
@@ -64,6 +81,5 @@ def encode(seq, ctl_words, cfg_words):
     for w in cfg_words:
         struct.pack_into("<i", buf, off, w)
         off += 4
-    hi, lo = crc32(memoryview(buf)[:off])
-    struct.pack_into("<HH", buf, off, lo, hi)
+    crc32(buf, off, buf)
     return buf

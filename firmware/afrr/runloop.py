@@ -1,8 +1,9 @@
 # The unit firmware at run time: the serve loop, and the App: the run-time objects and the hooks
 # the register bank calls around a step. firmware/app.py loads everything at start and hands over
-# an App; this module and what the App holds are all that stays in the heap while the unit runs (app.py, the board
-# data and the start-only modules are dropped from sys.modules after start, so the collector
-# takes their code back). What serve() does on the Unix port and on a board: see app.py.
+# an App; this module and what the App holds are all that stays in the heap while the unit runs
+# (app.py, the board data and the start-only modules are dropped from sys.modules after start,
+# so the collector takes their code back). What serve() does on the Unix port and on a board:
+# see app.py.
 import time
 
 from afrr.compat import const
@@ -145,7 +146,7 @@ class App:
         if store is not None:
             from hal.store import StateSaver
 
-            self.saver = StateSaver(store, every=save_every)
+            self.saver = StateSaver(store, save_every, ctl)  # its buffers now, while there is room
         bank.after_step = self.after_step  # one bound method, made once
         if self.zc is not None:
             bank.before_step = self.before_step

@@ -55,10 +55,11 @@ class StateStore:
         except OSError:
             pass
 
-    def save(self, ctl_words, cfg_words):
-        """Write a new record atomically; returns its sequence number. OSError propagates."""
+    def save(self, ctl_words, cfg_words, buf=None):
+        """Write a new record atomically; returns its sequence number. OSError propagates.
+        buf: the bytearray to encode into (persist.encode)."""
         seq = (self.seq + 1) & persist.SEQ_MASK
-        data = persist.encode(seq, ctl_words, cfg_words)
+        data = persist.encode(seq, ctl_words, cfg_words, buf)
         f = self.open(self.tmp, "wb")
         try:
             f.write(data)
@@ -72,9 +73,12 @@ class StateStore:
         return seq
 
     def _promote_tmp(self):
-        if self._exists(self.path):
-            self._remove(self.bak)
+        try:  # POSIX and littlefs rename onto an existing PATH.bak (no stat() result to make)
             self.fs.rename(self.path, self.bak)
+        except OSError:  # no PATH yet, or FAT, which cannot rename onto an existing name
+            if self._exists(self.path):
+                self._remove(self.bak)
+                self.fs.rename(self.path, self.bak)
         self.fs.rename(self.tmp, self.path)
 
     def load(self):
@@ -112,11 +116,14 @@ class StateSaver:
     """Decides when to save: at every new ISP (15 min), on request, and every `every` steps.
 
     Call after_step(ctl, cfg) once per control step; it costs one comparison unless a save is
-    due. A failed write (OSError, or MemoryError on a full heap) never stops the control loop: it
-    is counted in `errors` and retried at the next step; the last good record stays in place.
+    due. A save encodes into buffers made once (with `ctl`, at once, while start-up leaves room;
+    else at the first save), so on a fragmented heap it asks only for the file system's few small
+    objects. A failed write (OSError, or MemoryError on a full heap) never stops the control
+    loop: it is counted in `errors` and retried at the next step; the last good record stays in
+    place.
     """
 
-    def __init__(self, store, every=0):
+    def __init__(self, store, every=0, ctl=None):
         self.store = store
         self.every = every  # steps between periodic saves; 0 = only at ISP change / request
         self._n = 0
@@ -124,6 +131,14 @@ class StateSaver:
         self._want = False
         self.saves = 0
         self.errors = 0
+        self._bufs = None  # (controller words, config words, record): _buffers()
+        if ctl is not None:
+            self._buffers(ctl)
+
+    def _buffers(self, ctl):
+        w = ctl.state_words()
+        b = self._bufs = (w, [0] * persist.N_FIELDS, bytearray(persist.record_size(len(w))))
+        return b
 
     def request(self):
         """Save after the next step (e.g. the configuration or the mode was changed)."""
@@ -134,7 +149,8 @@ class StateSaver:
         isp = ctl.energy.isp
         if isp != self._isp or self._want or (self.every and self._n >= self.every):
             try:
-                self.store.save(ctl.state_words(), persist.config_words(cfg))
+                b = self._bufs or self._buffers(ctl)  # from then on no list, no record
+                self.store.save(ctl.state_words(b[0]), persist.config_words(cfg, b[1]), b[2])
             except (OSError, MemoryError):  # a full heap is a failed save too: the loop
                 self.errors = (self.errors + 1) & 0x3FFFFFFF  # goes on, the old record stays
                 return False

@@ -5,7 +5,8 @@
 # PATH.bak): hal/store.py.
 import struct
 
-from afrr.config import FIELDS, N_FIELDS, ConfigError, load as config_load
+from afrr.config import FIELDS, N_FIELDS, ConfigError
+from afrr.config import load as config_load
 from afrr.persist import _HEAD, _MAX_WORDS, FORMAT, MAGIC, SEQ_MASK, crc32
 from hal.store import ST_CORRUPT, ST_DEFAULTS, ST_EMPTY, ST_FALLBACK, ST_OK
 
@@ -46,7 +47,7 @@ def decode(buf):
     if len(buf) != end + 4:
         raise PersistError("short" if len(buf) < end + 4 else "length")
     lo, hi = struct.unpack_from("<HH", buf, end)
-    if crc32(memoryview(buf)[:end]) != (hi, lo):
+    if crc32(buf, end) != (hi, lo):
         raise PersistError("crc")
     if m != N_FIELDS:
         raise PersistError("layout")

@@ -62,7 +62,7 @@ class _Store:
     def load(self):
         return self.rec
 
-    def save(self, ctl_words, cfg_words):
+    def save(self, ctl_words, cfg_words, buf=None):
         self.saved += 1
         return self.saved
 

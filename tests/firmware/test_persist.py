@@ -1,4 +1,7 @@
 # afrr.persist records and hal.store atomic save/load; runs under pytest and the Unix port.
+import struct
+
+from hal import store_load
 from hal.store import (
     ST_CORRUPT,
     ST_DEFAULTS,
@@ -9,7 +12,6 @@ from hal.store import (
     StateSaver,
     StateStore,
 )
-from hal import store_load
 from hal.store_load import boot_state
 
 from afrr import persist
@@ -81,6 +83,8 @@ class MemFS:
 
     def rename(self, a, b):
         self.tick()
+        if a not in self.files:
+            raise OSError(2)
         if b in self.files:  # like FAT: no rename onto an existing name
             raise OSError(17)
         self.files[b] = self.files.pop(a)
@@ -98,6 +102,43 @@ def cfg_words(cfg=None):
 def test_crc32_matches_the_ieee_check_value():
     assert persist.crc32(b"123456789") == (0xCBF4, 0x3926)
     assert persist.crc32(b"") == (0, 0)
+
+
+def _saving(every, **kw):
+    """A fresh memory filesystem, its store, a default controller and a saver on them."""
+    fs = MemFS()
+    cfg = Config()
+    ctl = Controller(cfg)
+    return fs, cfg, ctl, StateSaver(StateStore("s.bin", fs, fs.open), every, **kw)
+
+
+def test_a_save_encodes_into_the_saver_s_buffers():
+    # a save on a fragmented heap asks for nothing bigger than the file system's few small
+    # objects: the words and the record go into buffers made once (given the controller, at
+    # once), so the encoding allocates nothing at all (checked on MicroPython, heap locked)
+    fs, cfg, ctl, sv = _saving(1)
+    assert sv._bufs is None and sv.after_step(ctl, cfg)
+    bufs = sv._bufs
+    assert _saving(1, ctl=ctl)[3]._bufs is not None
+    ctl.mode = 1
+    assert sv.after_step(ctl, cfg) and sv._bufs is bufs
+    fresh = persist.encode(2, ctl.state_words(), persist.config_words(cfg))
+    assert fs.files["s.bin"] == bytes(fresh) == bytes(bufs[2])
+    assert bufs[0] == ctl.state_words() and bufs[1] == persist.config_words(cfg)
+    lo, hi = struct.unpack_from("<HH", fresh, len(fresh) - 4)
+    assert persist.crc32(fresh, len(fresh) - 4) == (hi, lo)  # the pair and the stored u32 agree
+    try:
+        import micropython
+    except ImportError:
+        return
+    w, c, rec = bufs
+    micropython.heap_lock()
+    try:
+        out = persist.encode(3, ctl.state_words(w), persist.config_words(cfg, c), rec)
+    finally:
+        micropython.heap_unlock()
+    assert out is rec and bytes(rec) == bytes(persist.encode(3, ctl.state_words(),
+                                                            persist.config_words(cfg)))
 
 
 def test_round_trip_with_real_controller_state():
@@ -254,11 +295,7 @@ def test_boot_state_then_saver_round_trip():
 
 
 def test_saver_survives_a_failing_flash():
-    fs = MemFS()
-    st = StateStore("s.bin", fs, fs.open)
-    cfg = Config()
-    ctl = Controller(cfg)
-    saver = StateSaver(st, every=2)
+    fs, cfg, ctl, saver = _saving(2)
 
     def broken(*_a):
         raise OSError(28)  # ENOSPC
