@@ -22,7 +22,7 @@ def __getattr__(name):
 
 def field_index(name):
     """Position of a field in NAMES, or None. A scan, not a dict: it runs only on config
-    writes, and a 25-entry dict would keep about 0.5 KB of heap (64-bit port) for good."""
+    writes, and a 26-entry dict would keep about 0.5 KB of heap (64-bit port) for good."""
     for i in range(N_FIELDS):
         if NAMES[i] == name:
             return i

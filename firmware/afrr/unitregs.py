@@ -11,6 +11,7 @@ try:
 except ImportError:  # MicroPython: the compiler makes it a cast
     pass
 from afrr.config import NAMES, ConfigError
+from afrr.regmap import bank_columns  # start-only (see below): unbound once used
 
 _FC_READ_INPUT = const(4)
 # Modbus exception codes (afrr.modbus EX_*; constants here, so the module keeps no globals)
@@ -22,8 +23,8 @@ _AUTH_COUNT = const(14)
 _ST_KEYED = const(0x0010)  # status bit (regmap.py)
 _T_AUTH = const(99)  # _guard(): the authenticated command block
 # regmap's numbers, as constants here: the module holds no reference to regmap (start-only, see
-# _columns), and the per-transaction code looks up no module attribute (tests/firmware/
-# test_regmap.py keeps them equal)
+# bank_columns below), and the per-transaction code looks up no module attribute
+# (tests/firmware/test_regmap.py keeps them equal)
 _S32 = const(1)
 _T_MEAS = const(0)
 _T_TIE = const(1)
@@ -53,8 +54,6 @@ _SCRATCH = const(128)  # _read_input(): where a partial read puts the whole inpu
 # regmap's tables as compact columns (regmap.bank_columns): holding fields' name, kind, write
 # target, [2i] lo and [2i + 1] hi; the map from holding address to field; input fields' name,
 # kind, source. regmap itself is start-only: the app drops it once its readers are built.
-from afrr.regmap import bank_columns  # noqa: E402
-
 _HNAME, _HKIND, _HTARGET, _HLIM, _HMAP, _INAME, _IKIND, _ISOURCE = bank_columns()
 del bank_columns
 
