@@ -113,3 +113,23 @@ def test_the_config_columns_are_the_fields():
         assert str(name) is name, name
     assert config.FIELDS == FIELDS  # config.FIELDS: the rows, for the host
     assert getattr(config, "NO_SUCH_NAME", None) is None
+
+
+def test_config_and_the_bank_hold_nothing_of_regmap():
+    # regmap is start-only: once config and unitregs are imported and a bank is built, the app
+    # drops it, and the collector can take its rows back only if nothing the firmware keeps
+    # refers to the module, its tables or a row of them
+    from afrr import config, unitregs
+    from afrr.controller import Controller
+    tables = (regmap.HOLDING, regmap.INPUT, FIELDS)
+    held = [id(t) for t in tables] + [id(row) for t in tables for row in t]
+    cfg = config.Config()
+    bank = unitregs.UnitRegisters(Controller(cfg), cfg)
+    for space in (config.__dict__, unitregs.__dict__, unitregs.UnitRegisters.__dict__,
+                  config.Config.__dict__, bank.__dict__, cfg.__dict__):
+        for name, v in space.items():
+            assert v is not regmap, name
+            assert id(v) not in held, name
+            if isinstance(v, tuple):
+                assert not [x for x in v if id(x) in held], name
+    assert "FIELDS" not in config.__dict__  # config.FIELDS: imported on demand (host)
