@@ -20,6 +20,10 @@ def test_build_has_the_app_module_and_a_short_main(tmp_path):
     assert sizes["main.py"] < 600  # compiled from source at boot: keep it tiny
     main = (tmp_path / "rp2_pico" / "main.py").read_text()
     assert "r = app.start(sys.argv[1:])\ndel app\n" in main  # app's code leaves the heap
+    # the collector runs every GC_THRESHOLD bytes from before the first module loads
+    sys.path.insert(0, str(ROOT / "firmware"))
+    import app
+    assert main.index("gc.threshold(%d)\n" % app.GC_THRESHOLD) < main.index("import app")
 
 
 def test_unknown_board_is_one_line_exit_2():

@@ -9,14 +9,14 @@
 #   6  u16      number of controller words
 #   8  s32      sequence number (0 .. 2**30 - 1, wraps; the newer of two copies is the higher)
 #  12  s32 * n  controller words (Controller.state_words())
-#  ..  s32 * m  config words, config.FIELDS order
+#  ..  s32 * m  config words, in field order (config.NAMES, the rows of regmap.FIELDS)
 #  ..  u32      CRC-32 (IEEE, as zlib.crc32) of every byte before it
 # A record from another firmware version (different FORMAT or field count) is rejected like a
 # corrupt one: the caller falls back to an older copy or to defaults and raises a fault flag.
 # The CRC is computed in two 16-bit halves so no intermediate leaves +-2**30 on a board.
 import struct
 
-from afrr.config import FIELDS, N_FIELDS
+from afrr.config import N_FIELDS, NAMES
 
 MAGIC = b"AFRS"
 FORMAT = 1
@@ -47,12 +47,12 @@ def crc32(data, n=-1, out=None):
 
 
 def config_words(cfg, w=None):
-    """The config as ints in FIELDS order: into the list w (N_FIELDS long, reused by the state
-    saver: a save on a fragmented heap makes no list) or a new list; returns it."""
+    """The config as ints in field order (config.NAMES): into the list w (N_FIELDS long, reused
+    by the state saver: a save on a fragmented heap makes no list) or a new list; returns it."""
     if w is None:
         w = [0] * N_FIELDS
     for i in range(N_FIELDS):
-        w[i] = getattr(cfg, FIELDS[i][0])
+        w[i] = getattr(cfg, NAMES[i])
     return w
 
 

@@ -5,7 +5,7 @@
 # PATH.bak): hal/store.py.
 import struct
 
-from afrr.config import FIELDS, N_FIELDS, ConfigError
+from afrr.config import N_FIELDS, NAMES, ConfigError
 from afrr.config import load as config_load
 from afrr.persist import _HEAD, _MAX_WORDS, FORMAT, MAGIC, SEQ_MASK, crc32
 from hal.store import ST_CORRUPT, ST_DEFAULTS, ST_EMPTY, ST_FALLBACK, ST_OK
@@ -27,7 +27,7 @@ def config_from_words(words):
     if len(words) != N_FIELDS:
         raise PersistError("layout")
     try:
-        return config_load({FIELDS[i][0]: words[i] for i in range(N_FIELDS)})
+        return config_load({NAMES[i]: words[i] for i in range(N_FIELDS)})
     except ConfigError:
         raise PersistError("config")
 
