@@ -145,10 +145,12 @@ class UnitRegisters:
         if end <= _HOLD_COUNT:
             if tx is None:
                 return 0
+            hmap = _HMAP
+            hval = self._hval
             for a in range(addr, end):
-                i = self._hmap[a]
-                v = self._hval[i]
-                if _HKIND[i] == _S32 and not self._hmap[_HOLD_COUNT + a]:
+                i = hmap[a]
+                v = hval[i]
+                if _HKIND[i] == _S32 and not hmap[_HOLD_COUNT + a]:
                     v >>= 16  # the high word
                 pos = _put_be(tx, pos, v, False)
             return 0
@@ -229,7 +231,7 @@ class UnitRegisters:
         return 0
 
     def _write_hold(self, addr, end, buf, pos):
-        hmap = self._hmap
+        hmap = _HMAP
         # whole fields only: the fields cover the block without a gap (regmap tests), so the
         # range must start at a field's first word and end before one's (or at the block's end)
         if hmap[_HOLD_COUNT + addr] or (end < _HOLD_COUNT and hmap[_HOLD_COUNT + end]):
