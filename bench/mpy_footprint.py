@@ -27,11 +27,14 @@ from hal.zerocross import TICK_PERIOD, ZeroCross  # noqa: E402
 
 from afrr import persist  # noqa: E402
 from afrr.config import Config  # noqa: E402
-from afrr.controller import MODE_LOCAL, Controller  # noqa: E402
+from afrr.controller import Controller  # noqa: E402
 from afrr.freqmeas import FreqMeter  # noqa: E402
 from afrr.modbus import RTU, crc16  # noqa: E402
 from afrr.regmap import HOLDING, LOCKSTEP_WRITE_ADDR, LOCKSTEP_WRITE_COUNT, S32  # noqa: E402
 from afrr.unitregs import UnitRegisters, _put_be  # noqa: E402
+
+# controller.MODE_LOCAL: a board build (mpy-cross -O3) keeps no public constant names
+MODE_LOCAL = 1
 
 
 class Clock:
@@ -94,7 +97,7 @@ for k in range(STEPS):
     c = crc16(req, len(req) - 2, 0)
     req[-2] = c & 0xFF
     req[-1] = c >> 8
-    rtu.feed_bytes(req)
+    rtu.feed(len(req), req)
     n = rtu.complete()
     if n <= 0:
         raise SystemExit("no reply at step %d" % k)

@@ -196,7 +196,7 @@ def start(argv):
         opts = _board_opts(board)
     store = None
     if not host or opts["state_file"]:
-        from hal.store import open_store
+        from hal.store_load import open_store
 
         store = open_store(board, opts["state_file"])
     zc = fm = led = None

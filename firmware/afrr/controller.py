@@ -21,44 +21,83 @@
 from afrr.compat import const, micropython
 from afrr.imath import clamp, muldiv
 
-MODE_OFF = const(0)
-MODE_LOCAL = const(1)
-MODE_REMOTE = const(2)
+_MODE_OFF = const(0)
+_MODE_LOCAL = const(1)
+_MODE_REMOTE = const(2)
 
 # Flag bits in Outputs.flags (also published in the register map)
-F_FREQ_INVALID = const(0x0001)  # frequency outside 47 500..52 500 mHz or not an integer
-F_TIE_INVALID = const(0x0002)  # a tie flow or the schedule outside its range
-F_STALE = const(0x0004)  # measurement age above max_age_ms (or not an integer)
-F_SOC_INVALID = const(0x0008)  # battery SoC outside 0..10 000
-F_DT_INVALID = const(0x0010)  # step interval outside 1..60 000 ms
-F_TIME_INVALID = const(0x0020)  # tod_ms outside a day, or a jump: energy not accounted
-F_REMOTE_LOST = const(0x0040)  # remote mode: set-point not refreshed in time
-F_REMOTE_INVALID = const(0x0080)  # remote set-point not an integer in +-100 000 kW
-F_FAILSAFE = const(0x0100)  # fail-safe path active (holding, or ramping to 0)
-F_SAT_HIGH = const(0x0200)  # PI demand above the upward limit
-F_SAT_LOW = const(0x0400)  # PI demand below the downward limit
-F_RAMP = const(0x0800)  # set-point held back by the ramp limit
-F_SOC_LIMIT = const(0x1000)  # SoC / baseline guard narrowed a limit below band and rating
-F_ISP_PARTIAL = const(0x2000)  # current ISP was not observed from its start
+_F_FREQ_INVALID = const(0x0001)  # frequency outside 47 500..52 500 mHz or not an integer
+_F_TIE_INVALID = const(0x0002)  # a tie flow or the schedule outside its range
+_F_STALE = const(0x0004)  # measurement age above max_age_ms (or not an integer)
+_F_SOC_INVALID = const(0x0008)  # battery SoC outside 0..10 000
+_F_DT_INVALID = const(0x0010)  # step interval outside 1..60 000 ms
+_F_TIME_INVALID = const(0x0020)  # tod_ms outside a day, or a jump: energy not accounted
+_F_REMOTE_LOST = const(0x0040)  # remote mode: set-point not refreshed in time
+_F_REMOTE_INVALID = const(0x0080)  # remote set-point not an integer in +-100 000 kW
+_F_FAILSAFE = const(0x0100)  # fail-safe path active (holding, or ramping to 0)
+_F_SAT_HIGH = const(0x0200)  # PI demand above the upward limit
+_F_SAT_LOW = const(0x0400)  # PI demand below the downward limit
+_F_RAMP = const(0x0800)  # set-point held back by the ramp limit
+_F_SOC_LIMIT = const(0x1000)  # SoC / baseline guard narrowed a limit below band and rating
+_F_ISP_PARTIAL = const(0x2000)  # current ISP was not observed from its start
 
-F_MIN_MHZ = const(47500)
-F_MAX_MHZ = const(52500)
-F_NOM_MHZ = const(50000)
-TIE_MAX_KW = const(5000000)  # 5 GW per tie
-SCHED_MAX_KW = const(40000000)  # 40 GW scheduled net exchange
-SP_MAX_KW = const(100000)  # largest remote set-point accepted (= largest rating)
-DT_MAX_MS = const(60000)  # a longer step interval is a fault
-DT_CTRL_MAX_MS = const(4000)  # dynamics integrate at most one 4 s cycle per step
-SOC_FULL = const(10000)
-DAY_MS = const(86400000)
-ISP_MS = const(900000)
-MIN_MS = const(60000)
-N_TIES = const(8)
-N_MINUTES = const(15)
+_F_MIN_MHZ = const(47500)
+_F_MAX_MHZ = const(52500)
+_F_NOM_MHZ = const(50000)
+_TIE_MAX_KW = const(5000000)  # 5 GW per tie
+_SCHED_MAX_KW = const(40000000)  # 40 GW scheduled net exchange
+_SP_MAX_KW = const(100000)  # largest remote set-point accepted (= largest rating)
+_DT_MAX_MS = const(60000)  # a longer step interval is a fault
+_DT_CTRL_MAX_MS = const(4000)  # dynamics integrate at most one 4 s cycle per step
+_SOC_FULL = const(10000)
+_DAY_MS = const(86400000)
+_ISP_MS = const(900000)
+_MIN_MS = const(60000)
+_N_TIES = const(8)
+_N_MINUTES = const(15)
 _DT_FAST_MS = const(5000)  # Energy._add: intervals this short need no limb split
 
-_FAULT_LOCAL = F_FREQ_INVALID | F_TIE_INVALID | F_STALE | F_SOC_INVALID | F_DT_INVALID
-_FAULT_REMOTE = F_STALE | F_SOC_INVALID | F_DT_INVALID | F_REMOTE_LOST | F_REMOTE_INVALID
+_FAULT_LOCAL = const(_F_FREQ_INVALID | _F_TIE_INVALID | _F_STALE | _F_SOC_INVALID
+                     | _F_DT_INVALID)
+_FAULT_REMOTE = const(_F_STALE | _F_SOC_INVALID | _F_DT_INVALID | _F_REMOTE_LOST
+                      | _F_REMOTE_INVALID)
+
+# The public names of the constants above, for the host and the tests (the firmware uses the
+# private ones). An optimised build (mpy-cross -O3, tools/build_firmware.py) compiles
+# `__debug__` as False and leaves this block out: a board keeps no name and no module slot
+# for them. CPython and the sources on the Unix port run it.
+if __debug__:
+    MODE_OFF = _MODE_OFF
+    MODE_LOCAL = _MODE_LOCAL
+    MODE_REMOTE = _MODE_REMOTE
+    F_FREQ_INVALID = _F_FREQ_INVALID
+    F_TIE_INVALID = _F_TIE_INVALID
+    F_STALE = _F_STALE
+    F_SOC_INVALID = _F_SOC_INVALID
+    F_DT_INVALID = _F_DT_INVALID
+    F_TIME_INVALID = _F_TIME_INVALID
+    F_REMOTE_LOST = _F_REMOTE_LOST
+    F_REMOTE_INVALID = _F_REMOTE_INVALID
+    F_FAILSAFE = _F_FAILSAFE
+    F_SAT_HIGH = _F_SAT_HIGH
+    F_SAT_LOW = _F_SAT_LOW
+    F_RAMP = _F_RAMP
+    F_SOC_LIMIT = _F_SOC_LIMIT
+    F_ISP_PARTIAL = _F_ISP_PARTIAL
+    F_MIN_MHZ = _F_MIN_MHZ
+    F_MAX_MHZ = _F_MAX_MHZ
+    F_NOM_MHZ = _F_NOM_MHZ
+    TIE_MAX_KW = _TIE_MAX_KW
+    SCHED_MAX_KW = _SCHED_MAX_KW
+    SP_MAX_KW = _SP_MAX_KW
+    DT_MAX_MS = _DT_MAX_MS
+    DT_CTRL_MAX_MS = _DT_CTRL_MAX_MS
+    SOC_FULL = _SOC_FULL
+    DAY_MS = _DAY_MS
+    ISP_MS = _ISP_MS
+    MIN_MS = _MIN_MS
+    N_TIES = _N_TIES
+    N_MINUTES = _N_MINUTES
 
 
 def _int_in(v, lo, hi):
@@ -69,8 +108,8 @@ class Measurements:
     """One sample of inputs; preallocated once and filled in place."""
 
     def __init__(self):
-        self.f_mhz = F_NOM_MHZ  # mHz, absolute
-        self.ties_kw = [0] * N_TIES  # kW, export +
+        self.f_mhz = _F_NOM_MHZ  # mHz, absolute
+        self.ties_kw = [0] * _N_TIES  # kW, export +
         self.sched_kw = 0  # kW, scheduled net export
         self.age_ms = 0  # ms since the sample was taken
         self.soc_x100 = 5000  # 0.01 %
@@ -92,7 +131,7 @@ class Outputs:
         self.lim_down_kw = 0  # kW, downward limit in force, as a positive number
         self.integ_kw = 0  # kW, integrator state
         self.flags = 0  # F_* bits
-        self.mode = MODE_OFF
+        self.mode = _MODE_OFF
         self.fault_cycles = 0  # consecutive cycles on the fail-safe path
         self.steps = 0  # steps run since start (wraps at 2**30)
 
@@ -115,9 +154,9 @@ class Energy:
         self.prev_down_wh = 0
         self.partial = False
         self.n_rows = 0
-        self.row_up_kw = [0] * N_MINUTES
-        self.row_down_kw = [0] * N_MINUTES
-        self.row_ace_mw = [0] * N_MINUTES
+        self.row_up_kw = [0] * _N_MINUTES
+        self.row_down_kw = [0] * _N_MINUTES
+        self.row_ace_mw = [0] * _N_MINUTES
 
     @property
     def up_kws(self):
@@ -166,7 +205,7 @@ class Energy:
         if s <= 0:
             return
         a = self.acc
-        while self.n_rows < minute and self.n_rows < N_MINUTES:
+        while self.n_rows < minute and self.n_rows < _N_MINUTES:
             j = self.n_rows
             self.row_up_kw[j] = a[0] // s
             self.row_down_kw[j] = a[2] // s
@@ -176,7 +215,7 @@ class Energy:
     def _new_isp(self, isp, partial):
         a = self.acc
         if self.isp >= 0:
-            self._rows_to(N_MINUTES, ISP_MS)
+            self._rows_to(_N_MINUTES, _ISP_MS)
             self.prev_isp = self.isp
             self.prev_up_wh = a[0] * 5 // 18  # 1 Wh = 3.6 kWs
             self.prev_down_wh = a[2] * 5 // 18
@@ -189,23 +228,23 @@ class Energy:
     @micropython.native
     def account(self, tod_ms, p_kw, ace_kw):
         """Account the interval (last tod, tod] at set-point p_kw. Returns False on a time fault."""
-        if type(tod_ms) is not int or not 0 <= tod_ms < DAY_MS:
+        if type(tod_ms) is not int or not 0 <= tod_ms < _DAY_MS:
             return False
         last = self.last_tod
         self.last_tod = tod_ms
-        isp = tod_ms // ISP_MS
+        isp = tod_ms // _ISP_MS
         if last < 0:
-            self._new_isp(isp, tod_ms % ISP_MS != 0)
+            self._new_isp(isp, tod_ms % _ISP_MS != 0)
             return True
         dt = tod_ms - last
         if dt < 0:
-            dt += DAY_MS  # midnight
+            dt += _DAY_MS  # midnight
         if dt == 0:
             return True
-        if dt > DT_MAX_MS:
+        if dt > _DT_MAX_MS:
             self._new_isp(isp, True)  # a gap: start afresh, the gap is not invented
             return False
-        pos = tod_ms - isp * ISP_MS
+        pos = tod_ms - isp * _ISP_MS
         if isp != self.isp:
             before = dt - pos  # part of the interval in the old ISP
             if before > 0:
@@ -214,8 +253,8 @@ class Energy:
             dt = pos
         if dt > 0:
             self._add(p_kw, ace_kw, dt)
-        if self.n_rows < pos // MIN_MS:
-            self._rows_to(pos // MIN_MS, pos)
+        if self.n_rows < pos // _MIN_MS:
+            self._rows_to(pos // _MIN_MS, pos)
         return True
 
 
@@ -227,7 +266,7 @@ class Controller:
         self.meas = Measurements()
         self.out = Outputs()
         self.energy = Energy()
-        self.mode = MODE_OFF
+        self.mode = _MODE_OFF
         self._integ = 0  # kW, integrator, + = upward
         self._irem = 0  # integrator remainder, in units of 1/(ti_s*1000) kW
         self._lpf = 0  # kW, low-passed ACE
@@ -246,13 +285,13 @@ class Controller:
     # ---- commands -------------------------------------------------------------------------
     def set_mode(self, mode):
         """Switch mode bumplessly; returns False (mode unchanged) for an unknown mode."""
-        if mode not in (MODE_OFF, MODE_LOCAL, MODE_REMOTE):
+        if mode not in (_MODE_OFF, _MODE_LOCAL, _MODE_REMOTE):
             return False
         if mode != self.mode:
             self.mode = mode
             self._restart = True
             self._fault = 0
-            if mode == MODE_REMOTE:
+            if mode == _MODE_REMOTE:
                 # Until the TSO sends a value, hold the present set-point (loss rule applies).
                 self._seq_seen = self.meas.remote_seq
                 self._sp_kw = self.out.p_set_kw - self.out.base_kw
@@ -290,7 +329,7 @@ class Controller:
         else:
             kj = (head * c.cap_kwh // 100) * 36
             down = muldiv(kj, 1000, h)
-            down = SP_MAX_KW if down >= SP_MAX_KW else down * 1000 // c.eta_ch_pm
+            down = _SP_MAX_KW if down >= _SP_MAX_KW else down * 1000 // c.eta_ch_pm
         self._lim_soc_up = up
         self._lim_soc_down = down
 
@@ -309,7 +348,7 @@ class Controller:
         """
         c = self.cfg
         o = self.out
-        isp = tod // ISP_MS
+        isp = tod // _ISP_MS
         last = self.energy.isp + 1  # the ISP after the previous step's (accounted at its end)
         o.base_kw = o.base_next_kw if last == isp or (last == 96 and isp == 0) else 0
         soc -= muldiv(o.base_kw, 2500, c.cap_kwh)
@@ -330,41 +369,41 @@ class Controller:
         mode = self.mode
         p_prev = o.p_set_kw - o.base_kw  # aFRR part in force (before the ISP edge moves base)
 
-        if tp(dt_ms) is int_ and 1 <= dt_ms <= DT_MAX_MS:
-            dt = dt_ms if dt_ms < DT_CTRL_MAX_MS else DT_CTRL_MAX_MS
+        if tp(dt_ms) is int_ and 1 <= dt_ms <= _DT_MAX_MS:
+            dt = dt_ms if dt_ms < _DT_CTRL_MAX_MS else _DT_CTRL_MAX_MS
         else:
-            flags |= F_DT_INVALID
+            flags |= _F_DT_INVALID
             dt = 0
 
         # -- measurements and ACE
         f = m.f_mhz
-        if tp(f) is not int_ or not F_MIN_MHZ <= f <= F_MAX_MHZ:
-            flags |= F_FREQ_INVALID
+        if tp(f) is not int_ or not _F_MIN_MHZ <= f <= _F_MAX_MHZ:
+            flags |= _F_FREQ_INVALID
             df = 0
         else:
-            df = f - F_NOM_MHZ
+            df = f - _F_NOM_MHZ
         dp = 0
         if c.frce_mode == 0:
             ties = m.ties_kw
             n = c.n_ties
             if tp(ties) is not list or len(ties) < n:
-                flags |= F_TIE_INVALID
+                flags |= _F_TIE_INVALID
             else:
                 for i in range(n):
                     t = ties[i]
-                    if tp(t) is int_ and -TIE_MAX_KW <= t <= TIE_MAX_KW:
+                    if tp(t) is int_ and -_TIE_MAX_KW <= t <= _TIE_MAX_KW:
                         dp += t
                     else:
-                        flags |= F_TIE_INVALID
+                        flags |= _F_TIE_INVALID
             s = m.sched_kw
-            if tp(s) is int_ and -SCHED_MAX_KW <= s <= SCHED_MAX_KW:
+            if tp(s) is int_ and -_SCHED_MAX_KW <= s <= _SCHED_MAX_KW:
                 dp -= s
             else:
-                flags |= F_TIE_INVALID
+                flags |= _F_TIE_INVALID
         a = m.age_ms
         if tp(a) is not int_ or not 0 <= a <= c.max_age_ms:
-            flags |= F_STALE
-        ace_ok = not (flags & (F_FREQ_INVALID | F_TIE_INVALID))
+            flags |= _F_STALE
+        ace_ok = not (flags & (_F_FREQ_INVALID | _F_TIE_INVALID))
         ace = dp + c.k_mw_hz * df if ace_ok else 0
 
         # -- filter and deadband (only on good input; the filter restarts after a fault)
@@ -405,27 +444,27 @@ class Controller:
         base = 0
         if c.unit_type == 0:
             soc = m.soc_x100
-            if tp(soc) is int_ and 0 <= soc <= SOC_FULL:
+            if tp(soc) is int_ and 0 <= soc <= _SOC_FULL:
                 if soc != self._soc_seen:  # SoC moves slowly: most steps reuse the guard
                     self._soc_limits(soc)
                     self._soc_seen = soc
                 tod = m.tod_ms
                 # the baseline moves only at an ISP edge (the check inline: one call per ISP)
-                if tp(tod) is int_ and 0 <= tod < DAY_MS and tod // ISP_MS != self.energy.isp:
+                if tp(tod) is int_ and 0 <= tod < _DAY_MS and tod // _ISP_MS != self.energy.isp:
                     self._baseline(tod, soc)
             else:
                 # SoC unknown: keep the guard of the last valid reading; the fault path holds,
                 # then ramps to 0.
-                flags |= F_SOC_INVALID
+                flags |= _F_SOC_INVALID
             base = self.out.base_kw
             h = self._lim_soc_up - base  # aFRR headroom the SoC guard leaves above the baseline
             if h < up:
                 up = h
-                flags |= F_SOC_LIMIT
+                flags |= _F_SOC_LIMIT
             h = self._lim_soc_down + base
             if h < down:
                 down = h
-                flags |= F_SOC_LIMIT
+                flags |= _F_SOC_LIMIT
             if up < -down:  # the baseline itself is beyond the guard: the guard wins
                 if down < 0:
                     up = -down
@@ -435,42 +474,42 @@ class Controller:
             h = c.base_kw - c.load_min_kw  # upward = shed load down to its minimum
             if h < up:
                 up = h
-                flags |= F_SOC_LIMIT
+                flags |= _F_SOC_LIMIT
             h = c.load_max_kw - c.base_kw
             if h < down:
                 down = h
-                flags |= F_SOC_LIMIT
+                flags |= _F_SOC_LIMIT
 
         # -- remote set-point freshness (counted in cycles = steps)
         if m.remote_seq != self._seq_seen:
             self._seq_seen = m.remote_seq
             sp = m.remote_sp_kw
-            if _int_in(sp, -SP_MAX_KW, SP_MAX_KW):
+            if _int_in(sp, -_SP_MAX_KW, _SP_MAX_KW):
                 self._sp_kw = sp
                 self._sp_age = 0
             else:
-                flags |= F_REMOTE_INVALID
+                flags |= _F_REMOTE_INVALID
         elif self._sp_age < 1000:
             self._sp_age += 1
-        if mode == MODE_REMOTE and self._sp_age >= c.remote_timeout_cycles:
-            flags |= F_REMOTE_LOST
+        if mode == _MODE_REMOTE and self._sp_age >= c.remote_timeout_cycles:
+            flags |= _F_REMOTE_LOST
 
         # -- target (aFRR part)
         pi = 0
         fault = False
-        if mode == MODE_LOCAL:
+        if mode == _MODE_LOCAL:
             fault = (flags & _FAULT_LOCAL) != 0
-        elif mode == MODE_REMOTE:
+        elif mode == _MODE_REMOTE:
             fault = (flags & _FAULT_REMOTE) != 0
         if fault:
             self._fault += 1 if self._fault < 1000000 else 0
             self._restart = True
-            flags |= F_FAILSAFE
+            flags |= _F_FAILSAFE
             target = p_prev if self._fault <= c.hold_cycles else 0
             pi = target
         else:
             self._fault = 0
-            if mode == MODE_LOCAL:
+            if mode == _MODE_LOCAL:
                 kp = c.kp_q15
                 p_term = (e >> 15) * kp + (((e & 0x7FFF) * kp) >> 15)  # imath.mul_q15, inline
                 if self._restart:
@@ -481,17 +520,17 @@ class Controller:
                     self._restart = False
                 pi = self._integ - p_term
                 target = pi
-            elif mode == MODE_REMOTE:
+            elif mode == _MODE_REMOTE:
                 pi = self._sp_kw
                 target = pi
             else:
                 target = 0
         if target > up:
             target = up
-            flags |= F_SAT_HIGH if mode == MODE_LOCAL and not fault else 0
+            flags |= _F_SAT_HIGH if mode == _MODE_LOCAL and not fault else 0
         elif target < -down:
             target = -down
-            flags |= F_SAT_LOW if mode == MODE_LOCAL and not fault else 0
+            flags |= _F_SAT_LOW if mode == _MODE_LOCAL and not fault else 0
 
         # -- ramp: full band within fat_s, never faster than the unit's own ramp
         # (a step with an invalid dt still counts as one cycle, so the fail-safe ramp completes)
@@ -510,10 +549,10 @@ class Controller:
         p = target
         if p > p_prev + rmax:
             p = p_prev + rmax
-            flags |= F_RAMP
+            flags |= _F_RAMP
         elif p < p_prev - rmax:
             p = p_prev - rmax
-            flags |= F_RAMP
+            flags |= _F_RAMP
         # the position limits win over the ramp: a SoC limit is never crossed to keep a ramp
         if p > up:
             p = up
@@ -523,7 +562,7 @@ class Controller:
         # -- anti-windup by integrator clamping: the integral is exact (ms remainders kept),
         #    and clamped to the limits in force, so it can never run away while the output
         #    is saturated, and leaves saturation as soon as the FRCE changes sign.
-        if mode == MODE_LOCAL and not fault and c.ti_s and dt:
+        if mode == _MODE_LOCAL and not fault and c.ti_s and dt:
             ti_ms = c.ti_s * 1000
             q = e // ti_ms
             acc = self._irem + (e - q * ti_ms) * dt
@@ -540,9 +579,9 @@ class Controller:
 
         # -- energy of the interval that just ended, at the set-point that was held over it
         if not self.energy.account(m.tod_ms, p_prev, ace):  # aFRR energy: minus the baseline
-            flags |= F_TIME_INVALID
+            flags |= _F_TIME_INVALID
         if self.energy.partial:
-            flags |= F_ISP_PARTIAL
+            flags |= _F_ISP_PARTIAL
 
         o.p_set_kw = base + p
         o.ace_kw = ace
@@ -593,21 +632,21 @@ class Controller:
             if not _int_in(w, -(1 << 30), (1 << 30) - 1):
                 return False
         c = self.cfg
-        if words[1] not in (MODE_OFF, MODE_LOCAL, MODE_REMOTE):
+        if words[1] not in (_MODE_OFF, _MODE_LOCAL, _MODE_REMOTE):
             return False
         # set-point and integrator stay inside the band (the step never leaves it); the
         # latched remote set-point is any value the step accepts (it is limited when used)
         up, down = c.band_up_kw, -c.band_down_kw
         if not (_int_in(words[2], down, up) and _int_in(words[3], down, up)
-                and _int_in(words[5], -SP_MAX_KW, SP_MAX_KW)):
+                and _int_in(words[5], -_SP_MAX_KW, _SP_MAX_KW)):
             return False
         # energy words: the ISP is the one of the last time of day (-1 with -1: none yet);
-        # Wh of the previous ISP and kWs of this one at most SP_MAX_KW over 15 min; the
+        # Wh of the previous ISP and kWs of this one at most _SP_MAX_KW over 15 min; the
         # remainders in 0..999; the ACE integral (words[16]) may be any word
-        if not (_int_in(words[7], -1, DAY_MS - 1) and words[6] == words[7] // ISP_MS
-                and _int_in(words[8], -1, DAY_MS // ISP_MS - 1) and words[11] in (0, 1)):
+        if not (_int_in(words[7], -1, _DAY_MS - 1) and words[6] == words[7] // _ISP_MS
+                and _int_in(words[8], -1, _DAY_MS // _ISP_MS - 1) and words[11] in (0, 1)):
             return False
-        wh = SP_MAX_KW * 250
+        wh = _SP_MAX_KW * 250
         for i, hi in ((9, wh), (10, wh), (12, wh * 18 // 5), (14, wh * 18 // 5), (13, 999),
                       (15, 999), (17, 999), (18, 999)):
             if not _int_in(words[i], 0, hi):

@@ -16,9 +16,9 @@
 #                                         all-or-nothing: on an exception nothing changes
 from afrr.compat import const, micropython
 
-EX_ILLEGAL_FUNCTION = const(1)
-EX_ILLEGAL_ADDRESS = const(2)
-EX_ILLEGAL_VALUE = const(3)
+_EX_ILLEGAL_FUNCTION = const(1)
+_EX_ILLEGAL_ADDRESS = const(2)
+_EX_ILLEGAL_VALUE = const(3)
 
 _FC_READ_HOLDING = const(0x03)
 _FC_READ_INPUT = const(0x04)
@@ -31,7 +31,7 @@ _MAX_READ = const(125)
 _MAX_WRITE = const(123)
 _MAX_RW_WRITE = const(121)
 
-BUF_SIZE = const(256)  # largest RTU frame
+_BUF_SIZE = const(256)  # largest RTU frame
 _CHUNK = const(64)  # bytes per read into a request already begun (the first read goes to rx)
 
 
@@ -103,11 +103,11 @@ class RTU:
 
     def __init__(self, bank):
         self.bank = bank
-        self.rx = bytearray(BUF_SIZE)  # request being assembled
+        self.rx = bytearray(_BUF_SIZE)  # request being assembled
         self.rx_n = 0
         self.overrun = False
         self.chunk = bytearray(_CHUNK)  # the HAL reads into this, then calls feed(n)
-        self.tx = bytearray(BUF_SIZE)  # reply
+        self.tx = bytearray(_BUF_SIZE)  # reply
         self.handled = False  # complete() consumed a request
         self.bcast = False  # the request being handled is a broadcast (the bank reads it)
         self.held = 0  # fast path: rx_n when a silence was held off (a frame still arriving)
@@ -136,17 +136,13 @@ class RTU:
         c = self.chunk if src is None else src
         k = self.rx_n
         for i in range(n):
-            if k < BUF_SIZE:
+            if k < _BUF_SIZE:
                 rx[k] = c[i]
                 k += 1
             else:
                 self.overrun = True
                 self.bytes_dropped += 1
         self.rx_n = k
-
-    def feed_bytes(self, data):
-        """Convenience for tests and hosts: feed any bytes-like object."""
-        self.feed(len(data), data)
 
     def pending(self):
         return self.rx_n
@@ -292,25 +288,25 @@ class RTU:
             if bcast:
                 return 0  # a read cannot be broadcast
             if n != 8:
-                return self._exception(EX_ILLEGAL_VALUE)
+                return self._exception(_EX_ILLEGAL_VALUE)
             start = (rx[2] << 8) | rx[3]
             count = (rx[4] << 8) | rx[5]
             if count < 1 or count > _MAX_READ:
-                return self._exception(EX_ILLEGAL_VALUE)
+                return self._exception(_EX_ILLEGAL_VALUE)
             ex = bank.read(fc, start, count, tx, 3)
             if ex:
                 return self._exception(ex)
             return self._read_reply(count)
         if fc == _FC_WRITE_SINGLE:
             if n != 8:
-                return 0 if bcast else self._exception(EX_ILLEGAL_VALUE)
+                return 0 if bcast else self._exception(_EX_ILLEGAL_VALUE)
             start = (rx[2] << 8) | rx[3]
             return self._write_reply(bank.write(start, 1, rx, 4), bcast)
         if fc == _FC_WRITE_MULTIPLE:
             start = (rx[2] << 8) | rx[3]
             count = (rx[4] << 8) | rx[5]
             if count < 1 or count > _MAX_WRITE or rx[6] != 2 * count or n != 9 + 2 * count:
-                return 0 if bcast else self._exception(EX_ILLEGAL_VALUE)
+                return 0 if bcast else self._exception(_EX_ILLEGAL_VALUE)
             return self._write_reply(bank.write(start, count, rx, 7), bcast)
         if fc == _FC_READ_WRITE:
             rstart = (rx[2] << 8) | rx[3]
@@ -319,7 +315,7 @@ class RTU:
             wcount = (rx[8] << 8) | rx[9]
             if (rcount < 1 or rcount > _MAX_READ or wcount < 1 or wcount > _MAX_RW_WRITE
                     or rx[10] != 2 * wcount or n != 13 + 2 * wcount):
-                return 0 if bcast else self._exception(EX_ILLEGAL_VALUE)
+                return 0 if bcast else self._exception(_EX_ILLEGAL_VALUE)
             ex = 0 if bcast else bank.read(_FC_READ_HOLDING, rstart, rcount, None, 0)
             if not ex:  # the read range is valid: write first, then read (the spec's order)
                 ex = bank.write(wstart, wcount, rx, 11)
@@ -331,21 +327,36 @@ class RTU:
             return self._read_reply(rcount)
         if bcast:
             return 0
-        return self._exception(EX_ILLEGAL_FUNCTION)
+        return self._exception(_EX_ILLEGAL_FUNCTION)
 
 
-def build_request(unit, fc, *words, data=()):
-    """Host/test helper: an RTU request from header words and register values (allocates)."""
-    b = bytearray([unit, fc])
-    for w in words:
-        b.append((w >> 8) & 0xFF)
-        b.append(w & 0xFF)
-    if data:
-        b.append(2 * len(data))
-        for w in data:
+# For the host and the tests only: the public names of the constants above, a request builder
+# and a feed from any bytes. An optimised build (mpy-cross -O3, tools/build_firmware.py)
+# compiles `__debug__` as False and leaves this block out of a board's heap.
+if __debug__:
+    EX_ILLEGAL_FUNCTION = _EX_ILLEGAL_FUNCTION
+    EX_ILLEGAL_ADDRESS = _EX_ILLEGAL_ADDRESS
+    EX_ILLEGAL_VALUE = _EX_ILLEGAL_VALUE
+    BUF_SIZE = _BUF_SIZE
+
+    def _feed_bytes(self, data):
+        """Feed any bytes-like object."""
+        self.feed(len(data), data)
+
+    RTU.feed_bytes = _feed_bytes
+
+    def build_request(unit, fc, *words, data=()):
+        """Host/test helper: an RTU request from header words and register values (allocates)."""
+        b = bytearray([unit, fc])
+        for w in words:
             b.append((w >> 8) & 0xFF)
             b.append(w & 0xFF)
-    c = crc16(b, len(b), 0)
-    b.append(c & 0xFF)
-    b.append(c >> 8)
-    return bytes(b)
+        if data:
+            b.append(2 * len(data))
+            for w in data:
+                b.append((w >> 8) & 0xFF)
+                b.append(w & 0xFF)
+        c = crc16(b, len(b), 0)
+        b.append(c & 0xFF)
+        b.append(c >> 8)
+        return bytes(b)

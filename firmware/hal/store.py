@@ -22,12 +22,6 @@ ST_EMPTY = 0x08  # no copy at all (first start); not a fault by itself
 ST_FAULT = ST_CORRUPT | ST_FALLBACK | ST_DEFAULTS  # bits that mean "report a fault"
 
 
-def _default_fs():
-    import os
-
-    return os
-
-
 class StateStore:
     """Save and load persist records at `path`; `fs` needs rename(), remove() and stat()."""
 
@@ -36,7 +30,9 @@ class StateStore:
         self.sync = sync  # called after the temp file is closed (os.sync on a board)
         self.tmp = path + ".tmp"
         self.bak = path + ".bak"
-        self.fs = fs if fs is not None else _default_fs()
+        if fs is None:
+            import os as fs
+        self.fs = fs
         self.open = opener
         self.seq = 0  # sequence number of the last record loaded or saved
         self.status = ST_EMPTY
@@ -91,22 +87,6 @@ class StateStore:
         from hal.store_load import load
 
         return load(self)
-
-
-def open_store(board, path=None):
-    """The StateStore for a board module (boards/*.py): its STATE_PATH, os.sync where present.
-    A board with RAM_FS_BLOCKS keeps it on littlefs in RAM (hal/ramfs.py); None when that build
-    has no littlefs ("no storage": the firmware runs without persisted state)."""
-    import os
-
-    if getattr(board, "RAM_FS_BLOCKS", 0) and path is None:
-        from hal.ramfs import mount
-
-        if mount(board).startswith("no storage"):
-            return None
-
-    sync = None if board.NAME == "unix" else getattr(os, "sync", None)
-    return StateStore(path or board.STATE_PATH, os, open, sync)
 
 
 ST_REJECTED = 0x10  # a record loaded but the controller refused its words (Controller.restore)

@@ -1,14 +1,14 @@
-# Loading the persisted state: the start-only half of hal/store.py (StateStore.load() calls
-# load() here) and of afrr/persist.py (the record decoder). A unit loads its state once, at start;
-# app.start() then drops this module from sys.modules, so its code does not stay in the heap while
-# the unit runs. The record format: afrr/persist.py; the three file names (PATH, PATH.tmp,
-# PATH.bak): hal/store.py.
+# Opening and loading the persisted state: the start-only half of hal/store.py (open_store(), and
+# the load() that StateStore.load() calls) and of afrr/persist.py (the record decoder). A unit
+# loads its state once, at start; app.start() then drops this module from sys.modules, so its
+# code does not stay in the heap while the unit runs. The record format: afrr/persist.py; the
+# three file names (PATH, PATH.tmp, PATH.bak): hal/store.py.
 import struct
 
 from afrr.config import N_FIELDS, NAMES, ConfigError
 from afrr.config import load as config_load
 from afrr.persist import _HEAD, _MAX_WORDS, FORMAT, MAGIC, SEQ_MASK, crc32
-from hal.store import ST_CORRUPT, ST_DEFAULTS, ST_EMPTY, ST_FALLBACK, ST_OK
+from hal.store import ST_CORRUPT, ST_DEFAULTS, ST_EMPTY, ST_FALLBACK, ST_OK, StateStore
 
 _ENOENT = 2  # errno "no such file": the only open error that means "no copy there"
 _UNREADABLE = object()  # _read(): a copy is there but cannot be read
@@ -62,6 +62,22 @@ def newer(a, b):
     """True if sequence number a is newer than b (wrapping at 2**30)."""
     d = (a - b) & SEQ_MASK
     return 0 < d < 0x20000000  # half the 2**30 sequence space
+
+
+def open_store(board, path=None):
+    """The StateStore for a board module (boards/*.py): its STATE_PATH, os.sync where present.
+    A board with RAM_FS_BLOCKS keeps it on littlefs in RAM (hal/ramfs.py); None when that build
+    has no littlefs ("no storage": the firmware runs without persisted state)."""
+    import os
+
+    if getattr(board, "RAM_FS_BLOCKS", 0) and path is None:
+        from hal.ramfs import mount
+
+        if mount(board).startswith("no storage"):
+            return None
+
+    sync = None if board.NAME == "unix" else getattr(os, "sync", None)
+    return StateStore(path or board.STATE_PATH, os, open, sync)
 
 
 def _read(store, p):

@@ -2,7 +2,8 @@
 # Runs under pytest and the Unix port (whose vfs has VfsLfs2: there the store really writes,
 # renames and reads back on littlefs in RAM).
 from hal import ramfs
-from hal.store import ST_EMPTY, ST_OK, StateStore, open_store
+from hal.store import ST_EMPTY, ST_OK, StateStore
+from hal.store_load import open_store
 
 from afrr import persist
 from afrr.config import Config
