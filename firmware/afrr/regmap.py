@@ -87,8 +87,8 @@ HOLDING = (
 
 # The block one lock-step FC23 writes: f_mhz .. sim_time_ms (the TSO set-point is written
 # separately, only when the TSO sends one, so that a lost set-point is really lost).
-_LOCKSTEP_WRITE_ADDR = const(0x0000)
-_LOCKSTEP_WRITE_COUNT = const(0x001C)
+LOCKSTEP_WRITE_ADDR = 0x0000
+LOCKSTEP_WRITE_COUNT = 0x001C
 
 # Sources of the input registers.
 S_OUT = 0  # Controller.out (Outputs)
@@ -206,8 +206,6 @@ if __debug__:  # what only the host and the tests read: an optimised build (mpy-
     ST_REALTIME = _ST_REALTIME
     ST_CFG_DIRTY = _ST_CFG_DIRTY
     ST_STATE_FAULT = _ST_STATE_FAULT
-    LOCKSTEP_WRITE_ADDR = _LOCKSTEP_WRITE_ADDR
-    LOCKSTEP_WRITE_COUNT = _LOCKSTEP_WRITE_COUNT
     INPUT_COUNT = _INPUT_COUNT
     MIRROR_BASE = _MIRROR_BASE
     CFG_BASE = _CFG_BASE
