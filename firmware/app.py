@@ -58,7 +58,6 @@
 # - persisted state: always on a board (board.STATE_PATH); on the Unix port with --state-file.
 #   A corrupt, fallen-back or refused record sets status bit ST_STATE_FAULT (0x0008).
 import sys
-import time
 
 from afrr.config import Config, ConfigError
 from afrr.runloop import App, serve  # noqa: F401 (serve: tests drive the loop through app)
@@ -173,9 +172,9 @@ def _host_opts(argv):
 
 
 def start(argv):
-    """Start-up: options, board, persisted state, key, configuration, link, watchdog. Returns
-    the App to run (App.run() builds controller, bank and Modbus RTU, then serves) or an exit
-    code after one line. It drops the start-only modules (this
+    """Start-up: options, board, persisted state, key, configuration. Returns the App to run
+    (App.run() opens the link, arms the watchdog, builds controller, bank and Modbus RTU, then
+    serves) or an exit code after one line. It drops the start-only modules (this
     one, the board data, the state loader, hal.unix_args) from sys.modules before it returns:
     once the caller lets go of this module too (firmware/main.py), the collector takes their
     code back and the loop runs in what a unit has left after start."""
@@ -225,30 +224,11 @@ def start(argv):
     except ConfigError as e:
         print("error: bad configuration: %s" % e)
         return 2
-    try:
-        if host:
-            from hal.unix_pty import PtyPort
-
-            port = PtyPort(opts["device"], opts["baud"] or None)
-        else:
-            from hal.board_io import open_link
-
-            port = open_link(board)
-    except Exception as e:  # one line, never a traceback, for a bad device path
-        print("error: %s" % e)
-        return 2
-    # start-up is done: from here on only a completed control step feeds the watchdog
-    if host:
-        from hal.wdt import Feeder, SoftWDT
-
-        app.feeder = Feeder(SoftWDT(board.WDT_TIMEOUT_MS, time.ticks_ms, time.ticks_diff))
-    else:
-        from hal.wdt import open_wdt
-
-        app.feeder = open_wdt(board)
-    app.link = (port, opts["silence_ms"], opts["realtime"],
-                0 if host else silent_limit_ms(board), opts["strict"])
-    _forget("boards." + board.NAME)  # nothing the loop runs refers to these
+    # the link and the watchdog are opened by App.run(), once this module has left the heap
+    app.link = (board, opts["device"] if host else None, opts["baud"] or None,
+                opts["silence_ms"], opts["realtime"], 0 if host else silent_limit_ms(board),
+                opts["strict"])
+    _forget("boards." + board.NAME)  # the App holds the board data until its link is open
     _forget("app")
     return app
 

@@ -106,11 +106,13 @@ class App:
     Config, the persisted controller words, the hal.store ST_* bits of that load) and the drivers
     as arguments (tests pass duck-typed fakes): store (hal.store.StateStore or None), zc/fm
     (zero-crossing buffer and afrr.freqmeas meter, or None), led (a Pin-like with value(), or
-    None), auth (afrr.auth.Auth or None); then `app.feeder` (hal.wdt.Feeder) and `app.link =
-    (port, silence_ms, realtime, silent_max_ms, strict)`. Then build() makes controller, register
-    bank, Modbus RTU and state saver: run() calls it once app.py has left the heap (main.py), so
-    those objects take the room its code leaves (app.compose() calls it at once). An App holds no
-    board data: nothing start-only stays alive in the loop.
+    None), auth (afrr.auth.Auth or None); then `app.link = (board data module, pty path or None
+    on a board, baud, silence_ms, realtime, silent_max_ms, strict)`. Then run() opens the link
+    (hal.unix_pty or hal.board_io), arms the watchdog (hal.wdt.open_wdt: `app.feeder`), lets go
+    of the board data and calls build(): controller, register bank, Modbus RTU and state saver.
+    It does so once app.py has left the heap (main.py), so these objects take the room its code
+    leaves (app.compose() builds at once, for tests). Nothing start-only stays alive in the
+    loop.
     """
 
     def __init__(self, cfg, words=None, state_status=0, unit=1, realtime=False, auth=None,
@@ -121,7 +123,7 @@ class App:
         self.fm = fm
         self.led = led
         self.feeder = None  # hal.wdt.Feeder, set once start-up is done
-        self.link = None  # (port, silence_ms, realtime, silent_max_ms, strict), set by app.start
+        self.link = None  # app.start: see above
         self.ctl = self.bank = self.rtu = self.saver = None  # build()
         self._start = (words, unit, realtime, auth, store, save_every)  # build()'s inputs
 
@@ -168,10 +170,36 @@ class App:
             self.led.value(1 if self.ctl.out.flags & _F_FAILSAFE else 0)
 
     def run(self):
-        """Serve the link until it closes, then save the state once more; returns 0."""
+        """Open the link, arm the watchdog, build (once app.py has left the heap: see above),
+        serve until the link closes, then save the state once more. Returns 0, or 2 after one
+        line when the link cannot be opened."""
+        board, device, baud, silence_ms, realtime, silent_max_ms, strict = self.link
+        self.link = None  # the board data module goes once the link and the watchdog are open
+        try:
+            if device is not None:  # the Unix port: the pty the rig gave
+                from hal.unix_pty import PtyPort
+
+                port = PtyPort(device, baud)
+            else:
+                from hal.board_io import open_link
+
+                port = open_link(board)
+        except Exception as e:  # one line, never a traceback, for a bad device path
+            print("error: %s" % e)
+            return 2
+        # from here on only a completed control step feeds the watchdog (building the unit
+        # takes milliseconds; one that hangs in it is reset); the Unix port's never resets,
+        # whatever board data it runs with
+        from hal import wdt
+
+        if device is not None:
+            self.feeder = wdt.Feeder(wdt.SoftWDT(board.WDT_TIMEOUT_MS, time.ticks_ms,
+                                                 time.ticks_diff))
+        else:
+            self.feeder = wdt.open_wdt(board)
+        board = None
         if self.ctl is None:
             self.build()
-        port, silence_ms, realtime, silent_max_ms, strict = self.link
         bank = self.bank
         try:
             serve(port, self.rtu, bank, time.ticks_ms, time.ticks_diff, silence_ms, realtime, 0,
