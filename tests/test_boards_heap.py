@@ -97,28 +97,15 @@ def test_default_scenario_from_source_still_runs(tmp_path):
     assert "PASS" in r.stdout
 
 
-# A deployed unit always runs locked with its key and keeps a state file. On the 64-bit port
-# that needs about 82 KiB (workload of bench_footprint.firmware_runs with --key-file and
-# --state-file, 2026-12-01); on the 32-bit port, 4-byte objects as on the boards, 55 KiB. The
-# authenticated set-point scenario with a state file is that unit: it must fit the smallest
-# board budget on the 32-bit port (the 64-bit port is the stricter check only for the
-# default scenario above).
-RUN_32_STATE = RUN_32.replace("from hil.__main__", "from hil import runner\n"
-                              "real = runner.UnixFirmware\n"
-                              "def with_state(**kw):\n"
-                              "    kw['state_file'] = pathlib.Path(sys.argv[2])\n"
-                              "    return real(**kw)\n"
-                              "runner.UnixFirmware = with_state\n"
-                              "from hil.__main__").replace("main(sys.argv[2:])",
-                                                           "main(sys.argv[3:])")
-
-
-@pytest.mark.skipif(not os.path.exists(MP32), reason=NO_MICROPYTHON32)
-def test_a_keyed_unit_with_a_state_file_in_the_budget_on_32_bit(tmp_path):
+# A deployed unit always runs locked with its key and keeps a state file: the authenticated
+# set-point scenario with a state file is that unit. On the 64-bit port it needed about 82 KiB
+# before the start-only code left the heap (2026-12-01); now 53 KiB, inside the smallest board
+# budget on this stricter proxy too.
+def test_a_keyed_unit_with_a_state_file_in_the_budget_on_64_bit(tmp_path):
     args = ["run", "hil/scenarios/setpoint_loss.toml", "--target", "unix", "--out",
             str(tmp_path / "hil"), "--no-progress", "--heapsize", str(BUDGET)]
-    r = subprocess.run([sys.executable, "-c", RUN_32_STATE, MP32, str(tmp_path / "state.bin"),
-                        *args], cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = subprocess.run([sys.executable, "-c", RUN_STATE, str(tmp_path / "state.bin"), *args],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert "memory allocation failed" not in r.stdout + r.stderr
     assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
     assert "PASS" in r.stdout
