@@ -12,9 +12,9 @@
 # it the collector runs only once the heap is full, start-up's garbage by then lies under the
 # long-lived objects loaded after it, and the heap ends in small scattered holes that a 272-byte
 # buffer no longer fits (the default scenario with a state file, 64-bit port, 2026-12-01: 65 KiB
-# without it, 50 KiB with it, 48 KiB live). After start the loop allocates nothing and a state
-# save about 400 bytes, so the threshold costs a collection per save. main() sets it too (the
-# emulated board starts the app from its REPL, not from main.py).
+# without it, 48 KiB with it, 46 KiB live). App.run() turns it off once the unit is built: the
+# loop makes nothing long-lived. main() sets it too (the emulated board starts the app from its
+# REPL, not from main.py).
 #
 # Unix port:  micropython firmware/main.py --device /dev/pts/N [--unit 1] [--realtime]
 #                 [--silence-ms N] [--baud N] [--state-file PATH] [--board NAME] [--key-file PATH]

@@ -88,3 +88,47 @@ def test_start_leaves_only_the_run_time_modules_in_the_heap(tmp_path):
     for kept in ("afrr.controller", "afrr.unitregs", "afrr.modbus", "afrr.runloop", "hal.store",
                  "afrr.persist"):
         assert kept in mods, kept
+
+
+# run by the Unix port in the unix board's build, as main.py starts a unit: what gc.threshold
+# is while the unit is built and while the loop serves (serve() replaced by a probe)
+_THRESHOLDS = """
+import gc, sys
+gc.threshold(256)
+import app
+from afrr import runloop
+seen = {}
+build = runloop.App.build
+def probe_build(self):
+    seen["build"] = gc.threshold()
+    return build(self)
+def probe_serve(*args):
+    seen["serve"] = gc.threshold()
+runloop.App.build = probe_build
+runloop.serve = probe_serve
+r = app.start(["--device", sys.argv[1]])
+del app
+print(r.run(), seen["build"], seen["serve"])
+"""
+
+
+def test_the_collector_runs_often_while_the_unit_is_built_and_not_while_it_serves(tmp_path):
+    # main.py's threshold keeps start-up's garbage from spreading under what lives on; once
+    # the unit is built App.run() turns it off: a transaction's calls of functions with large
+    # frames take heap for the call (MicroPython), and would each count towards it
+    import os
+
+    from hil.link import open_pty
+
+    build_firmware.build("unix", tmp_path, quiet=True, arch="x64")
+    unit = tmp_path / "unix"
+    (unit / "thresholds.py").write_text(_THRESHOLDS)
+    master, slave, path = open_pty()
+    try:
+        r = subprocess.run([str(MICROPYTHON), "thresholds.py", path], cwd=unit,
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.split() == ["0", "256", "-1"]

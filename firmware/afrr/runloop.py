@@ -200,6 +200,15 @@ class App:
         board = None
         if self.ctl is None:
             self.build()
+        # built: from here on nothing long-lived is allocated, so the collector runs only when
+        # the heap is full again. With main.py's threshold on, every call of a function whose
+        # frame holds more than 11 words would count towards it (MicroPython keeps such frames
+        # on the heap for the call, py/objfun.c), and each transaction would pay for
+        # collections it does not need.
+        import gc
+
+        if hasattr(gc, "threshold"):  # (not on CPython)
+            gc.threshold(-1)
         bank = self.bank
         try:
             serve(port, self.rtu, bank, time.ticks_ms, time.ticks_diff, silence_ms, realtime, 0,
