@@ -24,5 +24,5 @@ HEAP_BUDGET_BYTES = 98304  # assumed: ~110 KB GC heap on a board without PSRAM
 FLASH_BUDGET_BYTES = 131072  # assumed: of the ~2 MB littlefs filesystem on a 4 MB module
 STATE_PATH = "/afrr_state.bin"  # littlefs root
 
-# Default unit ratings (config field overrides, see firmware/afrr/config.py); assumed
+# Default unit ratings (config field overrides, FIELDS in firmware/afrr/regmap.py); assumed
 UNIT_DEFAULTS = {"rating_kw": 1000, "band_up_kw": 1000, "band_down_kw": 1000, "cap_kwh": 2000}

@@ -24,5 +24,5 @@ HEAP_BUDGET_BYTES = 65536  # assumed: ~100 KB GC heap on 192 KB RAM; the smalles
 FLASH_BUDGET_BYTES = 49152  # assumed: the internal FAT drive holds ~95 KB; leave room for state
 STATE_PATH = "/flash/afrr_state.bin"  # internal flash drive (SD card, if any, is /sd)
 
-# Default unit ratings (config field overrides, see firmware/afrr/config.py); assumed
+# Default unit ratings (config field overrides, FIELDS in firmware/afrr/regmap.py); assumed
 UNIT_DEFAULTS = {"rating_kw": 1000, "band_up_kw": 1000, "band_down_kw": 1000, "cap_kwh": 2000}

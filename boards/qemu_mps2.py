@@ -40,5 +40,5 @@ FLASH_BUDGET_BYTES = 131072  # assumed: as rp2_pico; the firmware is frozen into
 RAM_FS_BLOCKS = 24  # assumed: 24 blocks of 256 bytes (6 KiB), room for three state copies
 STATE_PATH = "/ram/afrr_state.bin"  # on the RAM littlefs mounted at /ram
 
-# Default unit ratings (config field overrides, see firmware/afrr/config.py); assumed
+# Default unit ratings (config field overrides, FIELDS in firmware/afrr/regmap.py); assumed
 UNIT_DEFAULTS = {"rating_kw": 1000, "band_up_kw": 1000, "band_down_kw": 1000, "cap_kwh": 2000}

@@ -24,5 +24,5 @@ HEAP_BUDGET_BYTES = 98304  # assumed: ~190 KB GC heap free after boot; we claim 
 FLASH_BUDGET_BYTES = 131072  # assumed: of the ~1.4 MB littlefs filesystem on a 2 MB Pico
 STATE_PATH = "/afrr_state.bin"  # littlefs root
 
-# Default unit ratings (config field overrides, see firmware/afrr/config.py); assumed
+# Default unit ratings (config field overrides, FIELDS in firmware/afrr/regmap.py); assumed
 UNIT_DEFAULTS = {"rating_kw": 1000, "band_up_kw": 1000, "band_down_kw": 1000, "cap_kwh": 2000}

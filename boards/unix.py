@@ -26,5 +26,5 @@ HEAP_BUDGET_BYTES = 65536  # the smallest board budget (pyboard_v11), so tests r
 FLASH_BUDGET_BYTES = 131072  # assumed: same as rp2_pico; nothing is flashed on the host
 STATE_PATH = "afrr_state.bin"  # relative to the working directory; main.py may override
 
-# Default unit ratings (config field overrides, see firmware/afrr/config.py); assumed
+# Default unit ratings (config field overrides, FIELDS in firmware/afrr/regmap.py); assumed
 UNIT_DEFAULTS = {"rating_kw": 1000, "band_up_kw": 1000, "band_down_kw": 1000, "cap_kwh": 2000}
