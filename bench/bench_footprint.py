@@ -27,8 +27,9 @@
 # budget; the emulated board's littlefs RAM disk (6 KiB) is made before and not counted (a board
 # keeps its state in flash). Measured 2026-12-01: 29 696 bytes, in about 8 runs of the scenario
 # under QEMU; 18 432 after the lock-step FC23 path was reworked (viper CRC, one pass per
-# table). qemu_instructions_per_step: guest instructions of one control step on that MCU
-# under QEMU's -icount (deterministic; measured 2026-12-01: about 70 700, i.e. about 3 ms of a
+# table); 17 408 once the start-only code left the heap after start.
+# qemu_instructions_per_step: guest instructions of one control step on that MCU under QEMU's
+# -icount (deterministic; measured 2026-12-01: about 70 700, i.e. about 3 ms of a
 # 25 MHz Cortex-M3 per 4 s cycle; 27 565 after the FC23 rework, about 1.1 ms). Needs
 # `make micropython`; absent otherwise.
 import os

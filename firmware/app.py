@@ -4,10 +4,10 @@
 # firmware/main.py is a short shim that calls start() here: a board runs main.py from source, so
 # everything else lives in this module, which tools/build_firmware.py compiles to app.mpy (no
 # compile-time heap at boot, and comments cost nothing). This module is start-only: start() drops
-# it from sys.modules with the board data and loader, the state file readers
-# (hal/store_load.py) and the command line (hal/unix_args.py), and main.py
-# lets go of it, so the collector takes all their code back before the loop runs: the heap a
-# unit runs in is what the run-time modules leave (tests/test_boards_app.py checks the list).
+# it from sys.modules with the register tables (afrr/regmap.py), the board data and loader, the
+# state file reader (hal/store_load.py) and the command line (hal/unix_args.py), and main.py lets
+# go of it, so the collector takes all their code back before the loop runs: the heap a unit runs
+# in is what the run-time modules leave (tests/test_boards_app.py checks the list).
 # main.py first sets gc.threshold(256): a collection after every 256 bytes allocated. Without
 # it the collector runs only once the heap is full, start-up's garbage by then lies under the
 # long-lived objects loaded after it, and the heap ends in small scattered holes that a 272-byte
