@@ -2,16 +2,16 @@
 #
 # Three names: PATH (current), PATH.bak (previous), PATH.tmp (being written). save():
 #   1. write the new record to PATH.tmp and close it;
-#   2. remove PATH.bak; rename PATH -> PATH.bak;
+#   2. rename PATH -> PATH.bak (onto the old PATH.bak: POSIX and littlefs replace it; FAT cannot
+#      rename onto an existing name, so there the old PATH.bak is removed first);
 #   3. rename PATH.tmp -> PATH.
 # A power cut or kill at any point leaves at least one complete record: while the new one is
 # being written, PATH (or, between the renames, PATH.bak) still holds the previous one, and the
 # finished PATH.tmp already holds the new one. load() decodes every copy and takes the valid one
 # with the newest sequence number; a torn or corrupt copy fails its CRC and is skipped. When the
 # newest is PATH.tmp (cut off before the renames), load() completes the renames first, so that
-# the next save cannot overwrite the only copy of it. Works on
-# littlefs and FAT (which cannot rename onto an existing name, hence the explicit remove) and on
-# POSIX. The filesystem comes in as `fs` (default: the os module) so tests can pass a fake.
+# the next save cannot overwrite the only copy of it. Works on littlefs, FAT and POSIX. The
+# filesystem comes in as `fs` (default: the os module) so tests can pass a fake.
 from afrr import persist
 
 ST_OK = 0
