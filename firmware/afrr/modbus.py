@@ -144,6 +144,11 @@ class RTU:
                 self.bytes_dropped += 1
         self.rx_n = k
 
+    if __debug__:  # host and test helper (left out of an optimised build: see the end)
+        def feed_bytes(self, data):
+            """Feed any bytes-like object."""
+            self.feed(len(data), data)
+
     def pending(self):
         return self.rx_n
 
@@ -330,20 +335,15 @@ class RTU:
         return self._exception(_EX_ILLEGAL_FUNCTION)
 
 
-# For the host and the tests only: the public names of the constants above, a request builder
-# and a feed from any bytes. An optimised build (mpy-cross -O3, tools/build_firmware.py)
-# compiles `__debug__` as False and leaves this block out of a board's heap.
+# For the host and the tests only: the public names of the constants above and a request
+# builder (and RTU.feed_bytes above). An optimised build (mpy-cross -O3,
+# tools/build_firmware.py) compiles `__debug__` as False and leaves these blocks out of a
+# board's heap.
 if __debug__:
     EX_ILLEGAL_FUNCTION = _EX_ILLEGAL_FUNCTION
     EX_ILLEGAL_ADDRESS = _EX_ILLEGAL_ADDRESS
     EX_ILLEGAL_VALUE = _EX_ILLEGAL_VALUE
     BUF_SIZE = _BUF_SIZE
-
-    def _feed_bytes(self, data):
-        """Feed any bytes-like object."""
-        self.feed(len(data), data)
-
-    RTU.feed_bytes = _feed_bytes
 
     def build_request(unit, fc, *words, data=()):
         """Host/test helper: an RTU request from header words and register values (allocates)."""
