@@ -65,6 +65,15 @@ def _run(tmp_path, heap, exe=None, *extra):
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
+def _run_with_state(tmp_path, scenario, timeout):
+    """`scenario` on the 64-bit port in the budget, the firmware keeping a state file
+    (tmp_path/state.bin), as a board always runs."""
+    args = ["run", scenario, "--target", "unix", "--out", str(tmp_path / "hil"),
+            "--no-progress", "--heapsize", str(BUDGET)]
+    return subprocess.run([sys.executable, "-c", RUN_STATE, str(tmp_path / "state.bin"), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
 def test_default_scenario_in_the_budget_on_64_bit(tmp_path):
     r = _run(tmp_path, BUDGET)
     assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
@@ -73,10 +82,7 @@ def test_default_scenario_in_the_budget_on_64_bit(tmp_path):
 
 def test_default_scenario_with_a_state_file_in_the_budget_on_64_bit(tmp_path):
     # as a board always runs: with its state saved every 15 steps
-    args = ["run", "hil/scenarios/default.toml", "--target", "unix", "--out",
-            str(tmp_path / "hil"), "--no-progress", "--heapsize", str(BUDGET)]
-    r = subprocess.run([sys.executable, "-c", RUN_STATE, str(tmp_path / "state.bin"), *args],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = _run_with_state(tmp_path, "hil/scenarios/default.toml", 300)
     assert "memory allocation failed" not in r.stdout + r.stderr
     assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
     # a save that finds no heap is skipped, not fatal: the unit must have made its saves
@@ -102,10 +108,7 @@ def test_default_scenario_from_source_still_runs(tmp_path):
 # before the start-only code left the heap (2026-12-01); now 53 KiB, inside the smallest board
 # budget on this stricter proxy too.
 def test_a_keyed_unit_with_a_state_file_in_the_budget_on_64_bit(tmp_path):
-    args = ["run", "hil/scenarios/setpoint_loss.toml", "--target", "unix", "--out",
-            str(tmp_path / "hil"), "--no-progress", "--heapsize", str(BUDGET)]
-    r = subprocess.run([sys.executable, "-c", RUN_STATE, str(tmp_path / "state.bin"), *args],
-                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    r = _run_with_state(tmp_path, "hil/scenarios/setpoint_loss.toml", 600)
     assert "memory allocation failed" not in r.stdout + r.stderr
     assert r.returncode == 0, (r.stdout + r.stderr)[-1500:]
     assert "PASS" in r.stdout
